@@ -1,0 +1,1 @@
+"""agent: answers from the knowledge base or hands the case to a person."""

@@ -1,0 +1,201 @@
+"""The knowledge base: split documents into cited sections and keep the store in step with them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+MAX_SECTION_CHARS = 1500
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    document: str
+    title: str
+    heading_path: str
+    position: int
+    content: str
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.heading_path}\n{self.content}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    name: str  # path relative to the ingested root: the citation
+    text: str
+    kind: str  # "markdown" | "text" | "html"
+
+
+def demo_kb_path() -> Path:
+    return Path(str(resources.files("services.agent") / "demo_kb"))
+
+
+def collect_documents(paths: Iterable[Path]) -> list[Document]:
+    documents: list[Document] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            documents += [_read(p, p.relative_to(path).as_posix()) for p in files]
+        elif path.is_file():
+            documents.append(_read(path, path.name))
+        else:
+            raise FileNotFoundError(path)
+    return documents
+
+
+def _read(path: Path, name: str) -> Document:
+    suffix = path.suffix.lower()
+    kind = "html" if suffix in (".html", ".htm") else "text" if suffix == ".txt" else "markdown"
+    return Document(name=name, text=path.read_text(encoding="utf-8", errors="replace"), kind=kind)
+
+
+def split_document(doc: Document) -> list[Chunk]:
+    text = _html_to_markdown(doc.text) if doc.kind == "html" else doc.text
+    fallback_title = Path(doc.name).stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    sections = _sections(text) if doc.kind != "text" else [((), text)]
+    title = next((path[0] for path, _ in sections if path), fallback_title)
+    chunks: list[Chunk] = []
+    for path, body in sections:
+        heading_path = " > ".join(path) if path else title
+        for piece in _bounded(body.strip()):
+            if piece:
+                chunks.append(Chunk(doc.name, title, heading_path, len(chunks), piece))
+    return chunks
+
+
+def _sections(text: str) -> list[tuple[tuple[str, ...], str]]:
+    sections: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_code = False
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append((tuple(h for _, h in stack), body))
+        lines.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+        match = None if in_code else _HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, match.group(2).strip()))
+        else:
+            lines.append(line)
+    flush()
+    return sections
+
+
+def _bounded(body: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
+    """Split a long section at paragraph boundaries (then sentences) into pieces under the limit."""
+    if len(body) <= limit:
+        return [body]
+    pieces: list[str] = []
+    current = ""
+    for para in re.split(r"\n\s*\n", body):
+        units = [para] if len(para) <= limit else re.split(r"(?<=[.!?])\s+", para)
+        for unit in units:
+            unit = unit[:limit]
+            if current and len(current) + len(unit) + 2 > limit:
+                pieces.append(current)
+                current = ""
+            current = f"{current}\n\n{unit}" if current else unit
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+class _HtmlText(HTMLParser):
+    _BLOCK = {"p", "div", "li", "br", "tr", "section", "article", "ul", "ol", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.out.append("\n\n" + "#" * int(tag[1]) + " ")
+        elif tag == "li":
+            self.out.append("\n- ")
+        elif tag in self._BLOCK:
+            self.out.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(re.sub(r"\s+", " ", data))
+
+
+def _html_to_markdown(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.out)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    added: int
+    unchanged: int
+    removed_documents: int
+    chunks: int
+
+
+async def ingest(pool: asyncpg.Pool, documents: Sequence[Document], *, prune: bool = False) -> IngestReport:
+    """Replace the chunks of changed documents; idempotent by content hash. With ``prune``,
+    documents no longer present are removed."""
+    added = unchanged = chunk_count = 0
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('kb-ingest', 0))")
+        for doc in documents:
+            chunks = split_document(doc)
+            chunk_count += len(chunks)
+            stored = await conn.fetch(
+                "SELECT content_hash FROM knowledge_chunks WHERE document = $1 ORDER BY position",
+                doc.name,
+            )
+            if [r["content_hash"] for r in stored] == [c.content_hash for c in chunks]:
+                unchanged += 1
+                continue
+            await conn.execute("DELETE FROM knowledge_chunks WHERE document = $1", doc.name)
+            await conn.executemany(
+                """INSERT INTO knowledge_chunks (document, title, heading_path, position, content, content_hash)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                [(c.document, c.title, c.heading_path, c.position, c.content, c.content_hash) for c in chunks],
+            )
+            added += 1
+        removed = 0
+        if prune:
+            removed = int(
+                await conn.fetchval(
+                    """WITH gone AS (DELETE FROM knowledge_chunks WHERE NOT (document = ANY($1::text[]))
+                                     RETURNING document)
+                       SELECT count(DISTINCT document) FROM gone""",
+                    [d.name for d in documents],
+                )
+            )
+    return IngestReport(added=added, unchanged=unchanged, removed_documents=removed, chunks=chunk_count)

@@ -1,0 +1,1 @@
+"""dispatcher: delivers replies through the channel providers, exactly once."""

@@ -1,0 +1,1 @@
+"""identity: resolves the customer, conversation and ticket of every inbound message."""

@@ -1,0 +1,1 @@
+"""ingress-whatsapp: Twilio WhatsApp webhooks in (the provider integration is its own issue)."""

@@ -1,0 +1,1 @@
+"""metrics: read-only counters per channel from every subject of the mesh."""

@@ -1,0 +1,1 @@
+"""Code every service uses: settings, bus, database, telemetry and logging."""
