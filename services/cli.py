@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     e2e = bench_sub.add_parser("e2e", help="web submissions through a fresh embedded stack")
     e2e.add_argument("--rate", type=float, default=50.0, help="submissions per second")
-    e2e.add_argument("--seconds", type=float, default=20.0)
+    e2e.add_argument("--seconds", type=float, default=20.0, help="length of the fixed-rate phases")
     e2e.add_argument("--submit-rate", type=float, default=200.0, help="rate of the submit-only phase")
+    e2e.add_argument("--burst", type=int, default=1000, help="submissions of the throughput phase")
     e2e.add_argument("--data-dir", type=Path, default=None)
     return parser
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(kb_cli.run(args, settings))
     if args.command == "bench":
-        from tests.perf import bench_e2e  # shipped with the source tree, not the wheel
+        from services import bench_e2e
 
         return asyncio.run(bench_e2e.run(args))
     return 2

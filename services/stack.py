@@ -100,7 +100,13 @@ class Stack:
         if self.serve_http:
             app = build_app(self.runtime, self.group, parts)
             config = uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_keep_alive=75,  # longer than the idle timeout of the usual load balancers
             )
             self._server = _Server(config)
             self._server_task = asyncio.create_task(self._server.serve())

@@ -137,7 +137,7 @@ def _private_runtime_dir() -> None:
 def _open_path_for_others(path: Path) -> None:
     if os.geteuid() != 0:
         return
-    for parent in [path, *path.parents]:
+    for parent in path.parents:
         with contextlib.suppress(OSError):
             mode = parent.stat().st_mode
             parent.chmod(mode | 0o011)

@@ -7,14 +7,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from shared.bus import Bus
 from shared.deadletter import DeadLetterRelay
 from shared.settings import Settings
-from shared.worker import Worker
+from subjects import ConsumerSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,26 @@ class ServiceParts:
 
     name: str
     routes: list[Any] = field(default_factory=list)
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[Consumer] = field(default_factory=list)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     channels: list[ChannelState] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 ServiceFactory = Callable[[Runtime], ServiceParts]
+
+
+class Consumer(Protocol):
+    """A durable worker: the per-message ``Worker`` or the ``BatchWorker``."""
+
+    spec: ConsumerSpec
+
+    @property
+    def name(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self, timeout: float = 30.0) -> None: ...
 
 
 class ServiceGroup:
@@ -60,7 +73,7 @@ class ServiceGroup:
         self._relay: DeadLetterRelay | None = None
 
     @property
-    def workers(self) -> list[Worker]:
+    def workers(self) -> list[Consumer]:
         return [w for p in self.parts for w in p.workers]
 
     @property

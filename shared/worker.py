@@ -60,7 +60,12 @@ class MessageContext:
         self.subject = msg.subject
         self.delivery_count = msg.metadata.num_delivered if msg.metadata else 1
         self._queued: list[Publication] = []
+        self.publication_ids: list[int] = []
         self.committed = False
+
+    @property
+    def queued(self) -> list[Publication]:
+        return list(self._queued)
 
     def publish(self, subject: str, event: Event) -> None:
         """Queue an event; it is written with the transaction and published after the commit."""
@@ -81,7 +86,7 @@ class MessageContext:
             if not fresh:
                 raise AlreadyProcessed(self.msg_id)
             yield conn
-            await _store_publications(conn, self.consumer, self.msg_id, self._queued)
+            self.publication_ids = await _store_publications(conn, self.consumer, self.msg_id, self._queued)
         self.committed = True
 
     async def heartbeat(self) -> None:
@@ -94,15 +99,30 @@ Handler = Callable[[Any, MessageContext], Awaitable[None]]
 
 async def _store_publications(
     conn: asyncpg.Connection, consumer: str, source_msg_id: str, publications: list[Publication]
-) -> None:
+) -> list[int]:
     if not publications:
-        return
+        return []
     headers = inject_headers()
-    await conn.executemany(
+    rows = await conn.fetch(
         """INSERT INTO pending_publications (consumer, source_msg_id, subject, msg_id, payload, headers)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [(consumer, source_msg_id, p.subject, p.msg_id, encode_event(p.event), headers) for p in publications],
+           SELECT $1, $2, subject, msg_id, payload, $6
+           FROM unnest($3::text[], $4::text[], $5::bytea[]) AS p(subject, msg_id, payload)
+           RETURNING id""",
+        consumer,
+        source_msg_id,
+        [pub.subject for pub in publications],
+        [pub.msg_id for pub in publications],
+        [encode_event(pub.event) for pub in publications],
+        headers,
     )
+    return [row["id"] for row in rows]
+
+
+async def _publish_committed(bus: Bus, pool: asyncpg.Pool, ids: list[int], publications: list[Publication]) -> None:
+    """The fast path: publish what this delivery just committed, without reading it back."""
+    for publication in publications:
+        await bus.publish(publication)
+    await pool.execute("UPDATE pending_publications SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
 
 
 async def publish_pending(bus: Bus, pool: asyncpg.Pool, consumer: str, source_msg_id: str) -> int:
@@ -136,7 +156,10 @@ class Worker:
         concurrency: int = 8,
         decode: Callable[[bytes], Any] = decode_event,
         fetch_timeout: float = 2.0,
+        precheck: bool = True,
     ) -> None:
+        """``precheck`` looks for an earlier commit before calling the handler; turn it off for
+        handlers whose first statement is the transaction anyway (a duplicate costs nothing)."""
         self.spec = spec
         self.handler = handler
         self.bus = bus
@@ -144,6 +167,7 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.decode = decode
         self.fetch_timeout = fetch_timeout
+        self.precheck = precheck
         self._slots = asyncio.Semaphore(self.concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -243,7 +267,7 @@ class Worker:
         span.set_attribute("messaging.nats.delivery_count", ctx.delivery_count)
         heartbeat = self._start_heartbeat(ctx)
         try:
-            if await self._already_processed(msg_id):
+            if self.precheck and await self._already_processed(msg_id):
                 outcome = "duplicate"
             else:
                 try:
@@ -254,7 +278,10 @@ class Worker:
                     outcome = "ok"
                 except AlreadyProcessed:
                     outcome = "duplicate"
-            await publish_pending(self.bus, self.pool, self.name, msg_id)
+            if outcome == "ok":
+                await _publish_committed(self.bus, self.pool, ctx.publication_ids, ctx.queued)
+            else:  # an earlier delivery committed: publish whatever it left behind
+                await publish_pending(self.bus, self.pool, self.name, msg_id)
             await msg.ack()
             return outcome
         except PoisonMessage as exc:

@@ -60,3 +60,14 @@ class Subjects:
     def channel_of(subject: str) -> str:
         """The last token of a per-channel subject (``fte.work.web`` -> ``web``)."""
         return subject.rsplit(".", 1)[-1]
+
+
+class BenchSubjects:
+    """Subjects of the bare relay that `fte bench e2e` measures the mesh against (not provisioned)."""
+
+    stream = "FTE_BENCH_RELAY"
+    all = "bench.relay.>"
+
+    @staticmethod
+    def hop(index: int) -> str:
+        return f"bench.relay.hop{index}"

@@ -99,5 +99,6 @@ def build(runtime: Runtime) -> ServiceParts:
         bus=runtime.bus,
         pool=runtime.pool,
         concurrency=runtime.settings.worker_concurrency,
+        precheck=False,  # the handler's first statement is the guarded transaction
     )
     return ServiceParts(name="identity", workers=[worker])

@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from litestar import Request, Router, get
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
 from services.metrics.counting import METRICS, counters_for
+from shared.batch import BatchWorker
 from shared.channels import channel_states
 from shared.runtime import Runtime, ServiceParts
-from shared.worker import MessageContext, Worker
-from subjects import consumer
+from subjects import Event, consumer
 from subjects.names import CHANNELS
 
 CONSUMERS = ("metrics-inbound", "metrics-outbound", "metrics-events")
 
 
-async def count_event(event: Any, ctx: MessageContext) -> None:
-    async with ctx.transaction() as tx:
-        for channel, metric in counters_for(event):
-            await tx.execute(
-                """INSERT INTO channel_metrics (channel, metric, value) VALUES ($1, $2, 1)
-                   ON CONFLICT (channel, metric)
-                   DO UPDATE SET value = channel_metrics.value + 1, updated_at = now()""",
-                channel,
-                metric,
-            )
+async def count_events(tx: asyncpg.Connection, events: list[Event]) -> None:
+    totals = Counter(pair for event in events for pair in counters_for(event))
+    if not totals:
+        return
+    await tx.execute(
+        """INSERT INTO channel_metrics (channel, metric, value)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+           ON CONFLICT (channel, metric)
+           DO UPDATE SET value = channel_metrics.value + EXCLUDED.value, updated_at = now()""",
+        [channel for channel, _ in totals],
+        [metric for _, metric in totals],
+        list(totals.values()),
+    )
 
 
 async def channel_snapshot(runtime: Runtime) -> dict[str, dict[str, int]]:
@@ -78,7 +83,7 @@ def build(runtime: Runtime) -> ServiceParts:
             await asyncio.sleep(15)
 
     workers = [
-        Worker(spec=consumer(name), handler=count_event, bus=runtime.bus, pool=runtime.pool, concurrency=4)
+        BatchWorker(spec=consumer(name), handler=count_events, bus=runtime.bus, pool=runtime.pool)
         for name in CONSUMERS
     ]
     return ServiceParts(

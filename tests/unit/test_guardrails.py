@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,7 +50,7 @@ def test_competitor_allowed_when_the_knowledge_names_it() -> None:
     assert violation_codes("You can import your boards from Asana.", knowledge) == {"competitor_mention"}
 
 
-def test_competitor_list_comes_from_the_config(tmp_path) -> None:
+def test_competitor_list_comes_from_the_config(tmp_path: Path) -> None:
     path = tmp_path / "company.toml"
     path.write_text('competitors = ["Notion"]\n', encoding="utf-8")
     config = load_policy(path)
@@ -126,8 +128,8 @@ def test_clean_reply_has_no_violations() -> None:
 # ---------------------------------------------------------------------------------------- sanitize
 
 def test_sanitize_removes_only_offending_sentences() -> None:
-    reply = ("Thanks for asking!\n\nI can offer you 20% off. Asana is worse. To export, open Settings > Export."
-             "\nBest,\nTaskflow")
+    reply = ("Thanks for asking!\n\nI can offer you 20% off. Asana is worse. "
+             "To export, open Settings > Export.\nBest,\nTaskflow")
     assert sanitize_reply(reply, config=CONFIG) == (
         "Thanks for asking!\n\nTo export, open Settings > Export.\nBest,\nTaskflow")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,9 +15,15 @@ from services.agent.policy import (
     ConversationSignals,
     PolicyConfig,
     PolicyError,
+    SupportHours,
     Trigger,
+    check_reply,
+    describe_when,
+    escalation_acknowledgment,
     evaluate,
+    is_staffed,
     load_policy,
+    next_human_reply,
 )
 
 CONFIG = load_policy()
@@ -23,7 +32,8 @@ NO_SIGNALS = ConversationSignals()
 
 def codes(text: str, *, channel: str = "email", context: ConversationSignals = NO_SIGNALS,
           config: PolicyConfig = CONFIG) -> list[str]:
-    return [trigger.reason_code for trigger in evaluate(text, channel=channel, context=context, config=config)]
+    triggers = evaluate(text, channel=channel, context=context, config=config)
+    return [trigger.reason_code for trigger in triggers]
 
 
 # ------------------------------------------------------------------------------------- phrasings
@@ -46,6 +56,8 @@ PRICING_POSITIVE = [
     "Could we get a discount if we sign for two years?",
     "Can you waive the setup fee?",
     "Can you knock 10% off the price if we pay upfront?",
+    "I want a discount.",
+    "How do I apply for a discount? We're a startup.",
 ]
 PRICING_NEGATIVE = [
     "What is the price of the Team plan?",
@@ -62,6 +74,7 @@ PRICING_NEGATIVE = [
     "We love the product, great value for the price.",
     "How do I insert a block quote in a doc?",
     "How can I give my customers a discount on their invoices?",
+    "I'm looking for a discount field on the invoice template, how do I add it?",
 ]
 
 REFUND_POSITIVE = [
@@ -145,6 +158,8 @@ SECURITY_POSITIVE = [
     "We noticed suspicious logins from another country.",
     "I found a vulnerability in your login form.",
     "We've been hacked!",
+    "I got a login alert from Russia, that wasn't me.",
+    "I think someone is using my account.",
 ]
 SECURITY_NEGATIVE = [
     "How do I enable two-factor authentication?",
@@ -159,6 +174,7 @@ SECURITY_NEGATIVE = [
     "We had to compromise on the timeline.",
     "How do you prevent unauthorized access to boards?",
     "Can I import data from another account?",
+    "How do I see who logged in to my account?",
 ]
 
 HUMAN_POSITIVE = [
@@ -174,6 +190,8 @@ HUMAN_POSITIVE = [
     "Human please, the bot is not helping.",
     "I don't want to talk to a bot.",
     "Can someone call me back?",
+    "Is there anyone I can talk to?",
+    "Could someone from sales contact me?",
 ]
 HUMAN_NEGATIVE = [
     "the agent field in the task",
@@ -204,6 +222,9 @@ INCIDENT_POSITIVE = [
     "Is your API down? All our calls are failing with 502.",
     "My boards have disappeared, years of work deleted.",
     "Taskflow has been down for an hour.",
+    "The website is not loading for anyone in our office.",
+    "Half of our tasks are missing after the update.",
+    "What is going on, the whole team is locked out?",
 ]
 INCIDENT_NEGATIVE = [
     "is your API down?",
@@ -220,6 +241,7 @@ INCIDENT_NEGATIVE = [
     "The sync with Google Calendar failed once yesterday.",
     "Is there an outage?",
     "The app is slowing down when I open big boards.",
+    "Is the app down for everyone or just me?",
 ]
 
 CANCELLATION_POSITIVE = [
@@ -376,7 +398,7 @@ def test_bare_word_elsewhere_is_not_a_request(text: str, channel: str) -> None:
 
 @pytest.mark.parametrize("text", ["human resources", "agent field", "person assigned", "the agent",
                                   "which person?", "agent view", "human error", "persons", "agents",
-                                  "humane"])
+                                  "humane", "\U0001F64F", "", "?!"])
 def test_whatsapp_needs_the_bare_word(text: str) -> None:
     assert "human_requested" not in codes(text, channel="whatsapp")
 
@@ -389,12 +411,45 @@ def test_repeated_followups_fire_at_threshold(followups: int) -> None:
     assert "repeated_followups" in codes("any update?", context=context)
 
 
+@pytest.mark.parametrize("text", [
+    "This is the third time I'm writing about this.",
+    "I've asked 3 times already and still nothing!!!",
+    "Still no answer from your team.",
+    "We have emailed you several times about this.",
+    "It's my fourth email about the same bug.",
+    "I still haven't received a reply.",
+    "I have asked this five times now.",
+    "That is the 5th time I report it.",
+    "still no response...",
+    "We've followed up multiple times.",
+])
+def test_repeated_followups_said_in_the_text(text: str) -> None:
+    assert "repeated_followups" in codes(text)
+
+
+@pytest.mark.parametrize("text", [
+    "This is the first time I'm writing.",
+    "I asked about the export last week.",
+    "Is there an answer to this?",
+    "Still no luck with the export, any idea?",
+    "The task repeats three times a week.",
+    "Can I send reminders several times a day?",
+    "I have a second question.",
+    "We still have no access to the beta.",
+    "Thanks for the quick reply!",
+    "I sent the file twice by mistake.",
+])
+def test_repeated_followups_not_said(text: str) -> None:
+    assert "repeated_followups" not in codes(text)
+
+
 @pytest.mark.parametrize(("text", "followups"), [
     ("any update?", 0), ("any update?", 1), ("any update?", 2), ("still waiting", 2), ("hello", 0),
     ("thanks", 1), ("ping", 2), ("following up", 2), ("is there news?", 1), ("hi again", 0),
 ])
 def test_repeated_followups_below_threshold(text: str, followups: int) -> None:
-    assert "repeated_followups" not in codes(text, context=ConversationSignals(unresolved_followups=followups))
+    context = ConversationSignals(unresolved_followups=followups)
+    assert "repeated_followups" not in codes(text, context=context)
 
 
 @pytest.mark.parametrize("count", [2, 3, 4, 5, 6, 7, 8, 9, 10, 50])
@@ -609,3 +664,196 @@ def test_evaluate_is_fast_on_long_pathological_input() -> None:
                  "is " + "x" * 20000 + "?", "?" * 10000, ". " * 5000]:
         evaluate(text, channel="whatsapp", context=NO_SIGNALS, config=CONFIG)
     assert time.perf_counter() - started < 5
+
+
+# ------------------------------------------------------------------------------------------- hours
+
+
+def hours_config(tmp_path: Path, body: str) -> PolicyConfig:
+    return load_policy(write(tmp_path, f"[hours]\n{body}\n"))
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2025, 1, 3, 16, 0, tzinfo=UTC),    # Friday afternoon
+    datetime(2025, 1, 6, 9, 0, tzinfo=UTC),     # Monday opening
+    datetime(2025, 1, 8, 16, 59, tzinfo=UTC),   # Wednesday just before closing
+])
+def test_staffed_replies_now(now: datetime) -> None:
+    assert is_staffed(now, CONFIG)
+    assert next_human_reply(now, CONFIG) == now
+    assert describe_when(now, CONFIG) == "within 2 business hours"
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2025, 1, 3, 17, 0, tzinfo=UTC),    # Friday, closing time is exclusive
+    datetime(2025, 1, 3, 23, 30, tzinfo=UTC),   # Friday night
+    datetime(2025, 1, 4, 12, 0, tzinfo=UTC),    # Saturday
+    datetime(2025, 1, 5, 23, 59, tzinfo=UTC),   # Sunday night
+    datetime(2025, 1, 6, 8, 59, tzinfo=UTC),    # Monday before opening
+])
+def test_weekend_and_night_wait_for_monday(now: datetime) -> None:
+    assert not is_staffed(now, CONFIG)
+    assert next_human_reply(now, CONFIG) == datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+    assert describe_when(now, CONFIG) == "on Monday from 9:00 (UTC)"
+
+
+def test_weeknight_waits_for_the_next_morning() -> None:
+    now = datetime(2025, 1, 7, 20, 0, tzinfo=UTC)  # Tuesday evening
+    assert next_human_reply(now, CONFIG) == datetime(2025, 1, 8, 9, 0, tzinfo=UTC)
+    assert describe_when(now, CONFIG) == "on Wednesday from 9:00 (UTC)"
+
+
+def test_naive_datetime_is_utc() -> None:
+    assert next_human_reply(datetime(2025, 1, 4, 12, 0), CONFIG) == datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+    assert is_staffed(datetime(2025, 1, 3, 16, 0), CONFIG)
+
+
+def test_result_is_in_the_support_time_zone(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, 'timezone = "Europe/Berlin"')
+    now = datetime(2025, 7, 7, 7, 30, tzinfo=UTC)  # Monday 09:30 CEST
+    assert is_staffed(now, config)
+    result = next_human_reply(now, config)
+    assert result == now and result.tzinfo == ZoneInfo("Europe/Berlin") and result.hour == 9
+    early = datetime(2025, 7, 7, 6, 30, tzinfo=UTC)  # Monday 08:30 CEST
+    assert next_human_reply(early, config) == datetime(2025, 7, 7, 7, 0, tzinfo=UTC)
+    assert describe_when(early, config) == "on Monday from 9:00 (Europe/Berlin)"
+
+
+def test_friday_evening_in_new_york(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, 'timezone = "America/New_York"')
+    now = datetime(2025, 7, 4, 22, 0, tzinfo=UTC)  # Friday 18:00 EDT
+    assert not is_staffed(now, config)
+    assert next_human_reply(now, config) == datetime(2025, 7, 7, 13, 0, tzinfo=UTC)
+    assert describe_when(now, config) == "on Monday from 9:00 (America/New_York)"
+
+
+def test_utc_saturday_can_be_a_local_friday(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, 'timezone = "America/Los_Angeles"')
+    now = datetime(2025, 1, 4, 0, 30, tzinfo=UTC)  # Friday 16:30 PST
+    assert is_staffed(now, config)
+    assert describe_when(now, config) == "within 2 business hours"
+
+
+def test_utc_sunday_can_be_a_local_monday(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, 'timezone = "Asia/Tokyo"')
+    now = datetime(2025, 1, 5, 23, 30, tzinfo=UTC)  # Monday 08:30 JST
+    assert next_human_reply(now, config) == datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
+    assert describe_when(now, config) == "on Monday from 9:00 (Asia/Tokyo)"
+
+
+def test_daylight_saving_change_over_the_weekend(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, 'timezone = "Europe/Berlin"')
+    # Clocks go forward on Sunday 30 March 2025: Monday opens at 07:00 UTC, not 08:00.
+    assert next_human_reply(datetime(2025, 3, 29, 12, 0, tzinfo=UTC), config) == datetime(
+        2025, 3, 31, 7, 0, tzinfo=UTC)
+    # And back on Sunday 26 October 2025: Monday opens at 08:00 UTC.
+    assert next_human_reply(datetime(2025, 10, 25, 12, 0, tzinfo=UTC), config) == datetime(
+        2025, 10, 27, 8, 0, tzinfo=UTC)
+
+
+def test_holidays_are_skipped(tmp_path: Path) -> None:
+    config = hours_config(tmp_path, "holidays = [2025-12-25, 2025-12-26]")
+    now = datetime(2025, 12, 24, 18, 0, tzinfo=UTC)  # Wednesday evening before Christmas
+    assert next_human_reply(now, config) == datetime(2025, 12, 29, 9, 0, tzinfo=UTC)
+    assert not is_staffed(datetime(2025, 12, 25, 10, 0, tzinfo=UTC), config)
+    assert describe_when(now, config) == "on Monday from 9:00 (UTC)"
+
+
+def test_long_closure_names_the_date(tmp_path: Path) -> None:
+    days = ", ".join(f"2025-12-{day}" for day in (22, 23, 24, 25, 26, 29, 30, 31))
+    days += ", 2026-01-01, 2026-01-02"
+    config = hours_config(tmp_path, f"holidays = [{days}]")
+    now = datetime(2025, 12, 19, 18, 0, tzinfo=UTC)
+    assert next_human_reply(now, config) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert describe_when(now, config) == "on Monday 5 January from 9:00 (UTC)"
+
+
+def test_custom_hours_and_response_time(tmp_path: Path) -> None:
+    body = 'weekdays = ["sat", "sun"]\nstart_hour = 10\nend_hour = 14\nresponse_hours = 1'
+    config = hours_config(tmp_path, body)
+    friday = datetime(2025, 1, 3, 12, 0, tzinfo=UTC)
+    assert next_human_reply(friday, config) == datetime(2025, 1, 4, 10, 0, tzinfo=UTC)
+    assert describe_when(friday, config) == "on Saturday from 10:00 (UTC)"
+    assert describe_when(datetime(2025, 1, 5, 13, 0, tzinfo=UTC), config) == "within 1 business hour"
+
+
+def test_round_the_clock_support(tmp_path: Path) -> None:
+    week = '"mon", "tue", "wed", "thu", "fri", "sat", "sun"'
+    config = hours_config(tmp_path, f"weekdays = [{week}]\nstart_hour = 0\nend_hour = 24")
+    now = datetime(2025, 1, 4, 3, 0, tzinfo=UTC)
+    assert next_human_reply(now, config) == now
+    assert describe_when(now, config) == "within 2 hours"
+
+
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kathmandu"]
+ZONE_CONFIGS = {zone: dataclasses.replace(CONFIG, hours=SupportHours(timezone=zone)) for zone in ZONES}
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1),
+                        timezones=st.sampled_from([UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Tokyo")])),
+       zone=st.sampled_from(ZONES))
+def test_next_human_reply_is_never_in_the_past_and_always_staffed(now: datetime, zone: str) -> None:
+    config = ZONE_CONFIGS[zone]
+    result = next_human_reply(now, config)
+    assert result >= now
+    assert is_staffed(result, config)
+    assert result - now <= timedelta(days=4)
+    assert describe_when(now, config).startswith(("within ", "on "))
+
+
+# ---------------------------------------------------------------------------------- acknowledgment
+
+FRIDAY_NIGHT = datetime(2025, 1, 3, 22, 0, tzinfo=UTC)
+TUESDAY_NOON = datetime(2025, 1, 7, 12, 0, tzinfo=UTC)
+REASONS = [rule.reason_code for rule in CONFIG.triggers]
+
+
+@pytest.mark.parametrize("reason", REASONS)
+def test_acknowledgment_is_honest_for_every_reason(reason: str) -> None:
+    text = escalation_acknowledgment(reason, name="Ana", ticket_ref="T-1042", now=FRIDAY_NIGHT, config=CONFIG)
+    assert text.startswith("Hi Ana,")
+    assert "T-1042" in text
+    assert "on Monday from 9:00 (UTC)" in text
+    assert "{" not in text and "}" not in text
+    # An acknowledgment promises nothing but a person's reply.
+    assert check_reply(text, config=CONFIG) == []
+
+
+def test_acknowledgment_within_hours() -> None:
+    text = escalation_acknowledgment("human_requested", name="Ana", ticket_ref="T-7", now=TUESDAY_NOON,
+                                     config=CONFIG)
+    assert text == ("Hi Ana, of course. I have asked a member of our support team to take over this "
+                    "conversation. They will reply within 2 business hours. Your reference is T-7.")
+
+
+def test_acknowledgment_differs_by_reason() -> None:
+    texts = {escalation_acknowledgment(reason, name=None, ticket_ref="T-1", now=TUESDAY_NOON, config=CONFIG)
+             for reason in REASONS}
+    assert len(texts) == len(REASONS)
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "\u200b"])
+def test_acknowledgment_without_a_name(name: str | None) -> None:
+    text = escalation_acknowledgment("security", name=name, ticket_ref="T-9", now=TUESDAY_NOON, config=CONFIG)
+    assert text.startswith("Hi there,")
+
+
+def test_acknowledgment_unknown_reason_uses_default() -> None:
+    text = escalation_acknowledgment("vip", name="Bo", ticket_ref="T-2", now=TUESDAY_NOON, config=CONFIG)
+    assert text == ("Hi Bo, thank you for your message. I have passed it to a member of our team, who will "
+                    "reply within 2 business hours. Your reference is T-2.")
+
+
+def test_acknowledgment_name_is_data_not_a_template() -> None:
+    text = escalation_acknowledgment("default", name="{ticket} {when}\n\tEvil", ticket_ref="T-3",
+                                     now=TUESDAY_NOON, config=CONFIG)
+    assert text.startswith("Hi {ticket} {when} Evil,")
+    long_name = escalation_acknowledgment("default", name="x" * 500, ticket_ref="T-3", now=TUESDAY_NOON,
+                                          config=CONFIG)
+    assert "x" * 61 not in long_name
+
+
+def test_acknowledgment_needs_a_ticket() -> None:
+    with pytest.raises(ValueError):
+        escalation_acknowledgment("security", name="Ana", ticket_ref=" ", now=TUESDAY_NOON, config=CONFIG)

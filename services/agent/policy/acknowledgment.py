@@ -11,8 +11,9 @@ _NAME_LIMIT = 60
 _FALLBACK_NAME = "there"
 
 
-def escalation_acknowledgment(reason_code: str, *, name: str | None, ticket_ref: str, now: datetime,
-                              config: PolicyConfig) -> str:
+def escalation_acknowledgment(
+    reason_code: str, *, name: str | None, ticket_ref: str, now: datetime, config: PolicyConfig
+) -> str:
     """Says that a person will answer and when; never answers the question itself."""
     if not ticket_ref.strip():
         raise ValueError("an acknowledgment needs a ticket reference")
@@ -21,5 +22,5 @@ def escalation_acknowledgment(reason_code: str, *, name: str | None, ticket_ref:
 
 
 def _display_name(name: str | None) -> str:
-    cleaned = " ".join("".join(ch for ch in (name or "") if ch.isprintable()).split())
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in name or "").split())
     return cleaned[:_NAME_LIMIT].rstrip() or _FALLBACK_NAME

@@ -26,8 +26,16 @@ PLACEHOLDERS = frozenset({"name", "ticket", "when"})
 DEFAULT_POLICY = "default_policy.toml"
 
 _TOP_KEYS = {"version", "competitors", "thresholds", "hours", "templates", "triggers"}
-_RULE_KEYS = {"enabled", "priority", "phrases", "patterns", "negative_patterns", "words",
-              "bare_messages", "bare_channels"}
+_RULE_KEYS = {
+    "enabled",
+    "priority",
+    "phrases",
+    "patterns",
+    "negative_patterns",
+    "words",
+    "bare_messages",
+    "bare_channels",
+}
 _THRESHOLD_KEYS = {"negative_sentiment", "max_unresolved_followups", "no_answer_count"}
 _HOURS_KEYS = {"timezone", "weekdays", "start_hour", "end_hour", "response_hours", "holidays"}
 
@@ -102,14 +110,13 @@ def load_policy(path: str | Path | None = None) -> PolicyConfig:
 
 def parse_policy(data: Mapping[str, Any]) -> PolicyConfig:
     _check_keys("policy", data, _TOP_KEYS)
-    config = PolicyConfig(
+    return PolicyConfig(
         triggers=tuple(_rule(code, spec) for code, spec in _table(data, "triggers").items()),
         thresholds=_thresholds(_table(data, "thresholds")),
         competitors=tuple(_strings("competitors", data.get("competitors", []))),
         hours=_hours(_table(data, "hours")),
         templates=_templates(_table(data, "templates")),
     )
-    return config
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,9 +164,21 @@ def _rule(code: str, spec: object) -> TriggerRule:
         raise PolicyError(f"triggers.{code}.enabled must be true or false")
     if priority not in PRIORITIES:
         raise PolicyError(f"triggers.{code}.priority must be one of {list(PRIORITIES)}")
-    lists = {key: tuple(_strings(f"triggers.{code}.{key}", spec.get(key, [])))
-             for key in _RULE_KEYS - {"enabled", "priority"}}
-    rule = TriggerRule(reason_code=code, enabled=enabled, priority=priority, **lists)
+
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(_strings(f"triggers.{code}.{key}", spec.get(key, [])))
+
+    rule = TriggerRule(
+        reason_code=code,
+        enabled=enabled,
+        priority=cast(Priority, priority),
+        phrases=strings("phrases"),
+        patterns=strings("patterns"),
+        negative_patterns=strings("negative_patterns"),
+        words=strings("words"),
+        bare_messages=strings("bare_messages"),
+        bare_channels=strings("bare_channels"),
+    )
     try:
         compile_rule(rule)
     except re.error as exc:
@@ -177,9 +196,13 @@ def _thresholds(spec: Mapping[str, Any]) -> Thresholds:
         negative_sentiment=float(sentiment),
         max_unresolved_followups=_integer(
             "thresholds.max_unresolved_followups",
-            spec.get("max_unresolved_followups", default.max_unresolved_followups), 1, 1000),
+            spec.get("max_unresolved_followups", default.max_unresolved_followups),
+            1,
+            1000,
+        ),
         no_answer_count=_integer(
-            "thresholds.no_answer_count", spec.get("no_answer_count", default.no_answer_count), 1, 1000),
+            "thresholds.no_answer_count", spec.get("no_answer_count", default.no_answer_count), 1, 1000
+        ),
     )
 
 
@@ -187,11 +210,14 @@ def _hours(spec: Mapping[str, Any]) -> SupportHours:
     _check_keys("hours", spec, _HOURS_KEYS)
     default = SupportHours()
     timezone = spec.get("timezone", default.timezone)
+    if not isinstance(timezone, str):
+        raise PolicyError("hours.timezone must be a string")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise PolicyError(f"hours.timezone: unknown time zone {timezone!r}") from exc
-    names = [name.casefold()[:3] for name in _strings("hours.weekdays", spec.get("weekdays", list(WEEKDAYS[:5])))]
+    weekdays = _strings("hours.weekdays", spec.get("weekdays", list(WEEKDAYS[:5])))
+    names = [name.casefold()[:3] for name in weekdays]
     if not names or any(name not in WEEKDAYS for name in names):
         raise PolicyError(f"hours.weekdays must be a non-empty list of {list(WEEKDAYS)}")
     start = _integer("hours.start_hour", spec.get("start_hour", default.start_hour), 0, 23)
@@ -206,8 +232,7 @@ def _hours(spec: Mapping[str, Any]) -> SupportHours:
         weekdays=tuple(sorted({WEEKDAYS.index(name) for name in names})),
         start_hour=start,
         end_hour=end,
-        response_hours=_integer("hours.response_hours", spec.get("response_hours", default.response_hours),
-                                1, 168),
+        response_hours=_integer("hours.response_hours", spec.get("response_hours", default.response_hours), 1, 168),
         holidays=tuple(sorted(set(holidays))),
     )
 

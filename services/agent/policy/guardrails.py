@@ -23,70 +23,91 @@ class Violation:
 
 # Only auxiliaries and adverbs may stand between "I"/"we" and the verb: "I can offer", "we'll gladly
 # refund", "I'd be happy to apply", but not "I can't promise" or "I hear you want a refund".
-_AUX = (r"(?: (?:can|could|will|would|shall|should|may|might|am|are|have|has|just|already|also|gladly"
-        r"|happily|certainly|definitely|now|immediately|personally|go ahead and|be|able|happy|glad|going"
-        r"|to|get|make sure to))")
+_AUX = (
+    r"(?: (?:can|could|will|would|shall|should|may|might|am|are|have|has|just|already|also|gladly"
+    r"|happily|certainly|definitely|now|immediately|personally|go ahead and|be|able|happy|glad|going"
+    r"|to|get|make sure to))"
+)
 _I = rf"\bi(?:'ll|'d|'ve|'m)?{_AUX}{{0,4}}"
 # "we" needs a modal: "we offer a free plan" states the product, "we can offer you" promises.
 _WE = rf"\bwe(?:(?:'ll|'d|'ve|'re){_AUX}{{0,4}}|{_AUX}{{1,4}})"
 _SUBJECT = rf"(?:{_I}|{_WE})"
 _REFUND_VERBS = r"(?:refund|reimburse|credit|compensate|waive|reverse|comp)(?:s|ed|ing)?\b"
-_OFFER_VERBS = (r"(?:offer|give|extend|apply|provide|grant|add|throw in|honou?r|arrange|upgrade|match|lower"
-                r"|reduce|discount|knock|take|set you up with)\w*\b")
-_OFFER_TERMS = (r"\b(?:discounts?|\d+(?:\.\d+)? ?(?:%|percent)(?: off)?|free|coupons?|promo|rebates?|price match"
-                r"|cheaper|lower price|special price|no (?:extra |additional )?(?:charge|cost)|complimentary"
-                r"|months? off|credits?|refunds?)")
+_OFFER_VERBS = (
+    r"(?:offer|give|extend|apply|provide|grant|add|throw in|honou?r|arrange|upgrade|match|lower"
+    r"|reduce|discount|knock|take|set you up with)\w*\b"
+)
+_OFFER_TERMS = (
+    r"\b(?:discounts?|\d+(?:\.\d+)? ?(?:%|percent)(?: off)?|free|coupons?|promo|rebates?"
+    r"|price match|cheaper|lower price|special price|no (?:extra |additional )?(?:charge|cost)"
+    r"|complimentary|months? off|credits?|refunds?)"
+)
 
-_REFUND_PROMISES = tuple(re.compile(source) for source in (
-    rf"{_SUBJECT} {_REFUND_VERBS}",
-    rf"{_SUBJECT} (?:issue|process|initiate|approve|authori[sz]e|send|arrange)\w*\b[^.!?]{{0,30}}"
-    r"\b(?:refund|reimbursement|money back|chargeback reversal)\b(?! request)",
-    r"\b(?:your |the |a |full |partial )+(?:refund|credit|reimbursement)( \w+){0,2} (?:has been|have been|was|is"
-    r" being|will be) (?:processed|issued|approved|initiated|applied|sent|granted)\b",
-    r"\byou(?:'ll| will)(?: \w+)? (?:get|receive|see|be refunded|be credited|be reimbursed)\b[^.!?]{0,30}"
-    r"\b(?:refund|credit|money back|reimburse)",
-))
-_PRICE_PROMISES = tuple(re.compile(source) for source in (
-    rf"{_SUBJECT} {_OFFER_VERBS}[^.!?]{{0,60}}{_OFFER_TERMS}",
-    rf"\bwe {_OFFER_VERBS} (?:you|u)\b[^.!?]{{0,60}}{_OFFER_TERMS}",
-))
+_REFUND_PROMISES = tuple(
+    re.compile(source)
+    for source in (
+        rf"{_SUBJECT} {_REFUND_VERBS}",
+        rf"{_SUBJECT} (?:issue|process|initiate|approve|authori[sz]e|send|arrange)\w*\b[^.!?]{{0,30}}"
+        r"\b(?:refund|reimbursement|money back|chargeback reversal)\b(?! request)",
+        r"\b(?:your |the |a |full |partial )+(?:refund|credit|reimbursement)( \w+){0,2}"
+        r" (?:has been|have been|was|is being|will be)"
+        r" (?:processed|issued|approved|initiated|applied|sent|granted)\b",
+        r"\byou(?:'ll| will)(?: \w+)? (?:get|receive|see|be refunded|be credited|be reimbursed)\b[^.!?]{0,30}"
+        r"\b(?:refund|credit|money back|reimburse)",
+    )
+)
+_PRICE_PROMISES = tuple(
+    re.compile(source)
+    for source in (
+        rf"{_SUBJECT} {_OFFER_VERBS}[^.!?]{{0,60}}{_OFFER_TERMS}",
+        rf"\bwe {_OFFER_VERBS} (?:you|u)\b[^.!?]{{0,60}}{_OFFER_TERMS}",
+    )
+)
 # Offer terms that a reply may only state when the knowledge says the same.
-_OFFER_STATEMENTS = tuple(re.compile(source) for source in (
-    r"[$€£] ?\d[\d,]*(?:\.\d+)?(?: \w+)? (?:off|discount|credit|rebate|refund)\b",
-    r"\b\d+(?:\.\d+)? ?(?:%|percent) (?:off|discount)\b",
-    r"\b(?:discount|credit|rebate|reduction) of [$€£]?\d",
-    r"\bfree (?:of charge )?for (?:a|an|one|two|three|six|twelve|\d+|the (?:first|next|rest of the))"
-    r"(?: \w+)? (?:years?|months?|weeks?|days?|quarters?)\b",
-    r"\b(?:\d+|a|one|two|three|six|twelve|an extra|extra|additional) (?:\w+ )?(?:months?|years?|weeks?)"
-    r"(?: for)? free\b",
-    r"\bfree (?:upgrade|months?|seats?|licen[sc]es?|year)\b",
-))
-_AMOUNT = re.compile(r"(?:[$€£] ?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?) ?(?:%|percent\b|usd\b|eur\b|gbp\b"
-                     r"|dollars?\b|euros?\b|pounds?\b))")
+_OFFER_STATEMENTS = tuple(
+    re.compile(source)
+    for source in (
+        r"[$€£] ?\d[\d,]*(?:\.\d+)?(?: \w+)? (?:off|discount|credit|rebate|refund)\b",
+        r"\b\d+(?:\.\d+)? ?(?:%|percent) (?:off|discount)\b",
+        r"\b(?:discount|credit|rebate|reduction) of [$€£]?\d",
+        r"\bfree (?:of charge )?for (?:a|an|one|two|three|six|twelve|\d+|the (?:first|next|rest of the))"
+        r"(?: \w+)? (?:years?|months?|weeks?|days?|quarters?)\b",
+        r"\b(?:\d+|a|one|two|three|six|twelve|an extra|extra|additional) (?:\w+ )?(?:months?|years?|weeks?)"
+        r"(?: for)? free\b",
+        r"\bfree (?:upgrade|months?|seats?|licen[sc]es?|year)\b",
+    )
+)
+_AMOUNT = re.compile(
+    r"(?:[$€£] ?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?) ?"
+    r"(?:%|percent\b|usd\b|eur\b|gbp\b|dollars?\b|euros?\b|pounds?\b))"
+)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
-_INJECTION = tuple(re.compile(source) for source in (
-    r"\b(?:ignore|disregard|forget|override|bypass|skip|abandon)\b(?: \w+){0,3}? (?:all|any|the|these|those"
-    r"|previous|prior|above|earlier|preceding|system|your|initial|original)\b[^.!?\n]{0,25}\b(?:instructions?"
-    r"|prompts?|rules|directions|directives|guidelines|guardrails|constraints|programming|polic(?:y|ies))\b",
-    r"\bdisregard (?:all of |everything )?(?:the|what(?:'s| is)) above\b",
-    r"\byou are now (?:a|an|in|my|the|no longer|free|dan|unrestricted|jailbroken|acting|going to act)\b",
-    r"\bfrom now on,? you (?:are|will|must|should|shall)\b",
-    r"\bsystem prompt\b",
-    r"\b(?:reveal|show|print|repeat|output|tell me|display|leak|dump|what (?:are|is))\b[^.!?\n]{0,20}"
-    r"\byour (?:system |initial |hidden |original |secret )?(?:instructions|prompt)\b",
-    r"\b(?:the|your) (?:system|initial|hidden|original|secret) (?:instructions|rules)\b",
-    r"(?:^|[.!?:;\n] ?|\b(?:please|now|just|you will|you must|you should|i want you to|you are to|from now on,?)"
-    r" )act as (?:a|an|my|if|though|the)\b",
-    r"\bpretend (?:to be|you are|you're|that you)\b",
-    r"\brole-?play as\b",
-    r"\b(?:jailbreak\w*|dan mode|developer mode|god mode|do anything now)\b",
-    r"\bnew (?:system )?instructions? ?:",
-    r"(?:^|\n) ?(?:system|assistant|developer) ?:",
-    r"<\|?(?:im_start|im_end|system|endoftext)\|?>|\[/?(?:system|inst)\]|###+ ?(?:system|instruction)",
-    r"\b(?:do not|don't) (?:follow|obey) (?:your|the|any) (?:rules|instructions|guidelines)\b",
-))
+_INJECTION = tuple(
+    re.compile(source)
+    for source in (
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|abandon)\b(?: \w+){0,3}? (?:all|any|the|these|those"
+        r"|previous|prior|above|earlier|preceding|system|your|initial|original)\b[^.!?\n]{0,25}\b(?:instructions?"
+        r"|prompts?|rules|directions|directives|guidelines|guardrails|constraints|programming|polic(?:y|ies))\b",
+        r"\bdisregard (?:all of |everything )?(?:the|what(?:'s| is)) above\b",
+        r"\byou are now (?:a|an|in|my|the|no longer|free|dan|unrestricted|jailbroken|acting|going to act)\b",
+        r"\bfrom now on,? you (?:are|will|must|should|shall)\b",
+        r"\bsystem prompt\b",
+        r"\b(?:reveal|show|print|repeat|output|tell me|display|leak|dump|what (?:are|is))\b[^.!?\n]{0,20}"
+        r"\byour (?:system |initial |hidden |original |secret )?(?:instructions|prompt)\b",
+        r"\b(?:the|your) (?:system|initial|hidden|original|secret) (?:instructions|rules)\b",
+        r"(?:^|[.!?:;\n] ?|\b(?:please|now|just|you will|you must|you should|i want you to|you are to"
+        r"|from now on,?) )act as (?:a|an|my|if|though|the)\b",
+        r"\bpretend (?:to be|you are|you're|that you)\b",
+        r"\brole-?play as\b",
+        r"\b(?:jailbreak\w*|dan mode|developer mode|god mode|do anything now)\b",
+        r"\bnew (?:system )?instructions? ?:",
+        r"(?:^|\n) ?(?:system|assistant|developer) ?:",
+        r"<\|?(?:im_start|im_end|system|endoftext)\|?>|\[/?(?:system|inst)\]|###+ ?(?:system|instruction)",
+        r"\b(?:do not|don't) (?:follow|obey) (?:your|the|any) (?:rules|instructions|guidelines)\b",
+    )
+)
 
 
 def check_reply(reply: str, *, config: PolicyConfig, knowledge_text: str | None = None) -> list[Violation]:
@@ -100,12 +121,18 @@ def check_reply(reply: str, *, config: PolicyConfig, knowledge_text: str | None 
             found.append(Violation("competitor_mention", name))
     found += [Violation("refund_promise", match) for match in _matches(text, _REFUND_PROMISES)]
     found += [Violation("price_promise", match) for match in _matches(text, _PRICE_PROMISES)]
-    found += [Violation("price_promise", match) for match in _matches(text, _OFFER_STATEMENTS)
-              if not (knowledge and match in knowledge)]
+    found += [
+        Violation("price_promise", match)
+        for match in _matches(text, _OFFER_STATEMENTS)
+        if not (knowledge and match in knowledge)
+    ]
     if knowledge is not None:
         grounded = {_number(match) for match in _NUMBER.findall(knowledge)}
-        found += [Violation("ungrounded_amount", match.group(0).strip()) for match in _AMOUNT.finditer(text)
-                  if _number(match.group(1) or match.group(2)) not in grounded]
+        found += [
+            Violation("ungrounded_amount", match.group(0).strip())
+            for match in _AMOUNT.finditer(text)
+            if _number(match.group(1) or match.group(2)) not in grounded
+        ]
     return list(dict.fromkeys(found))
 
 

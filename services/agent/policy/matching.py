@@ -14,8 +14,18 @@ if TYPE_CHECKING:
     from services.agent.policy.config import TriggerRule
 
 # Characters that stand in for a letter in obfuscated profanity ("f*ck", "sh!t", "a$$hole").
-_LEET: dict[str, str] = {"a": "@4", "b": "8", "e": "3", "g": "9", "i": "1!|", "l": "1|", "o": "0",
-                         "s": "$5", "t": "7+", "u": "v"}
+_LEET: dict[str, str] = {
+    "a": "@4",
+    "b": "8",
+    "e": "3",
+    "g": "9",
+    "i": "1!|",
+    "l": "1|",
+    "o": "0",
+    "s": "$5",
+    "t": "7+",
+    "u": "v",
+}
 _MASKS = "*#%?"
 _SEPARATOR = r"[-._]?"
 _SUFFIXES = r"(?:s|es|ed|er|ers|ing|in|y|ty|head|heads)?"
@@ -71,14 +81,15 @@ def bare_form(text: str) -> str:
 @lru_cache(maxsize=256)
 def compile_rule(rule: TriggerRule) -> CompiledRule:
     """Compile a rule; raises re.error on an invalid pattern."""
-    sources = [phrase_regex(phrase) for phrase in rule.phrases if phrase.strip()]
+    sources = [phrase_regex(phrase) for phrase in rule.phrases if normalise(phrase)]
     sources += list(rule.patterns)
-    if rule.words:
-        sources.append(words_regex(rule.words))
+    words = tuple(word for word in rule.words if normalise(word))
+    if words:
+        sources.append(words_regex(words))
     return CompiledRule(
         positives=tuple(re.compile(source) for source in sources),
         negatives=tuple(re.compile(source) for source in rule.negative_patterns),
-        bare_messages=frozenset(bare_form(normalise(message)) for message in rule.bare_messages),
+        bare_messages=frozenset(filter(None, (bare_form(normalise(text)) for text in rule.bare_messages))),
         bare_channels=frozenset(channel.casefold() for channel in rule.bare_channels),
     )
 

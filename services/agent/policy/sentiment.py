@@ -18,10 +18,10 @@ _WINDOW = 3
 _LONGEST_PHRASE = max(len(phrase) for phrase in PHRASES)
 
 _TOKEN = re.compile(
-    r"[^\W\d_]+(?:'[^\W\d_]+)?"                    # words, with one apostrophe ("don't")
-    r"|[:;=][-']?[()dDpP/]|:'\(|<3"                # emoticons
-    r"|[\U0001F300-\U0001FAFF\u2600-\u27BF]"      # emoji
-    r"|[.,;!?]"                                      # clause punctuation
+    r"[^\W\d_]+(?:'[^\W\d_]+)?"  # words, with one apostrophe ("don't")
+    r"|(?:[:;=][-']?[()dDpP/]|<3)(?!\w)"  # emoticons, not "Status:Done" or "a<30"
+    r"|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # emoji
+    r"|[.,;!?]"  # clause punctuation
 )
 _CLAUSE_BREAK = frozenset({".", ",", ";", "!", "?", "but"})
 
@@ -60,14 +60,15 @@ def _valences(tokens: list[str], originals: list[str]) -> list[float]:
 
 def _lookup(tokens: list[str], index: int) -> tuple[int, float]:
     for length in range(min(_LONGEST_PHRASE, len(tokens) - index), 1, -1):
-        phrase = tuple(tokens[index:index + length])
+        phrase = tuple(tokens[index : index + length])
         if phrase in PHRASES:
             return length, PHRASES[phrase]
     return 1, WORDS.get(tokens[index], 0.0)
 
 
-def _apply_context(tokens: list[str], originals: list[str], index: int, valence: float, *,
-                   negatable: bool, used: set[int]) -> float:
+def _apply_context(
+    tokens: list[str], originals: list[str], index: int, valence: float, *, negatable: bool, used: set[int]
+) -> float:
     """Boosters and negators among the previous words of the same clause."""
     negated = False
     for distance in range(1, _WINDOW + 1):
@@ -79,7 +80,8 @@ def _apply_context(tokens: list[str], originals: list[str], index: int, valence:
             boost = BOOSTERS[word] * (1.0, 0.95, 0.9)[distance - 1]
             if _is_shouted(originals[position]) and boost > 0:
                 boost += CAPS_INCREMENT
-            valence += math.copysign(boost, valence)
+            # A dampener's negative boost shrinks the magnitude whatever the sign of the word.
+            valence += boost if valence > 0 else -boost
         if negatable and _is_negator(word):
             negated = True
     return valence * NEGATION_SCALAR if negated else valence

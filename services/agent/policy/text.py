@@ -6,8 +6,19 @@ import re
 import unicodedata
 
 # NFKC leaves typographic quotes alone; the patterns are written with ASCII ones.
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u00b4": "'",
-                         "`": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201b": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+    }
+)
 _WHITESPACE = re.compile(r"\s+")
 
 

@@ -1,4 +1,13 @@
-"""Escalation triggers: which reasons a customer message gives to hand the conversation to a person."""
+"""Escalation triggers: which reasons a customer message gives to hand the conversation to a person.
+
+The matching itself is data (``default_policy.toml``); the decisions it encodes include:
+
+* a question about the service status ("is your API down?") is not an incident, an assertion of broad
+  impact ("down for the whole team", "everyone gets 500s") or of lost data is; one user's error is not;
+* a pricing FAQ ("what is the price of the Team plan?") is not a negotiation;
+* product how-tos that share a keyword (refunds to *my* customers in the invoicing module, cancelling
+  a recurring task, the agent field) are blanked out by each trigger's negative patterns.
+"""
 
 from __future__ import annotations
 
