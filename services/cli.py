@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=None, help="HTTP port (default 8000 or FTE_PORT)")
     up.add_argument("--data-dir", type=Path, default=None, help="where embedded servers keep data (.fte)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo knowledge base")
+    up.add_argument(
+        "--fake-providers",
+        action="store_true",
+        help="start local stand-ins for Twilio and Gmail (a full local demo of all three channels)",
+    )
 
     service = sub.add_parser("service", help="run one service against NATS_URL and DATABASE_URL")
     service.add_argument("name", choices=SERVICE_NAMES)
@@ -46,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--data-dir", type=Path, default=None)
     search.add_argument("--limit", type=int, default=5)
+
+    simulate = sub.add_parser("simulate", help="send customer traffic to a running stack")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the running stack")
+    simulate.add_argument("--channel", choices=["web", "whatsapp", "email", "mixed"], default="web")
+    simulate.add_argument("--from", dest="sender", default=None, help="email address or phone number")
+    simulate.add_argument("--name", default="Sam Customer")
+    simulate.add_argument("--subject", default="A question")
+    simulate.add_argument("--text", default=None)
+    simulate.add_argument("--rate", type=float, default=2.0, help="messages per second (with --count)")
+    simulate.add_argument("--count", type=int, default=1)
+    simulate.add_argument("--seed", type=int, default=1)
+
+    dlq = sub.add_parser("dlq", help="dead letters (against NATS_URL)")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="the newest dead letters with their reason")
+    dlq_list.add_argument("--limit", type=int, default=20)
+    dlq_replay = dlq_sub.add_parser("replay", help="publish a dead letter again on its original subject")
+    dlq_replay.add_argument("sequence", type=int)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
@@ -73,11 +96,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings(args)
-    interactive = args.command in ("up", "kb", "bench", "migrate", "provision")
+    interactive = args.command in ("up", "kb", "bench", "migrate", "provision", "dlq", "simulate")
     log_format = os.environ.get("FTE_LOG_FORMAT") or ("console" if interactive else "json")
     configure_logging(settings.log_level if args.command == "service" else "WARNING", log_format)
     if args.command == "up":
-        return asyncio.run(_up(settings, demo=not args.no_demo))
+        return asyncio.run(_up(settings, demo=not args.no_demo, fake_providers=args.fake_providers))
     if args.command == "service":
         return asyncio.run(_service(settings, args.name))
     if args.command == "migrate":
@@ -88,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         from services.agent import kb_cli
 
         return asyncio.run(kb_cli.run(args, settings))
+    if args.command == "simulate":
+        from services import simulate
+
+        return asyncio.run(simulate.run(args, settings))
+    if args.command == "dlq":
+        from services import dlq_cli
+
+        return asyncio.run(dlq_cli.run(args, _require(settings.nats_url, "NATS_URL")))
     if args.command == "bench":
         from services import bench_e2e
 
@@ -117,10 +148,21 @@ async def _run_until_signalled(stack_start, stack_stop) -> int:  # type: ignore[
     return 0
 
 
-async def _up(settings: Settings, *, demo: bool) -> int:
+async def _up(settings: Settings, *, demo: bool, fake_providers: bool = False) -> int:
     from services.stack import Stack
 
     configure_tracing(settings.service_name, settings.otlp_endpoint)
+    fakes = []
+    if fake_providers:
+        from services.fakes.launch import start_all
+
+        fakes = await start_all(public_base_url=f"http://{settings.host}:{settings.port}", host=settings.host)
+        for fake in fakes:
+            os.environ.update(fake.env)
+            _say(f"FAKE {fake.name} (a local stand-in, not the real provider) at {fake.base_url}")
+        settings = dataclasses.replace(
+            Settings.from_env(), host=settings.host, port=settings.port, data_dir=settings.data_dir
+        )
     stack = Stack(settings, embedded=True, demo=demo, say=_say)
 
     async def start() -> None:
@@ -136,6 +178,9 @@ async def _up(settings: Settings, *, demo: bool) -> int:
     try:
         return await _run_until_signalled(start, stack.stop)
     finally:
+        for fake in fakes:
+            if fake.stop:
+                await fake.stop()
         shutdown_tracing()
 
 

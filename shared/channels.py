@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from shared.runtime import ChannelState
 from shared.settings import Settings
-from subjects.names import CHANNELS
 
 
 def channel_states(settings: Settings) -> list[ChannelState]:
-    """Web needs nothing; email and WhatsApp need their provider (not wired in yet)."""
-    states = []
-    for name in CHANNELS:
-        if name == "web":
-            states.append(ChannelState(name, True))
-        else:
-            states.append(ChannelState(name, False, "provider integration not available yet"))
-    return states
+    """Web needs nothing; email and WhatsApp need their provider's credentials."""
+    return [
+        ChannelState("email", settings.gmail_configured, "" if settings.gmail_configured else _missing("Gmail")),
+        ChannelState(
+            "whatsapp", settings.whatsapp_configured, "" if settings.whatsapp_configured else _missing("Twilio")
+        ),
+        ChannelState("web", True),
+    ]
+
+
+def _missing(provider: str) -> str:
+    return f"{provider} credentials are not configured"

@@ -51,6 +51,36 @@ class Settings:
     default_region: str = "US"
     staff_token: str | None = field(default=None, repr=False)
     brand: str = "Orbitly Support"
+    # Twilio (WhatsApp)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_template_sid: str | None = None
+    # Gmail
+    gmail_credentials_file: str | None = None
+    gmail_mailbox: str | None = None
+    gmail_api_base_url: str | None = None
+    gmail_pubsub_audience: str | None = None
+    gmail_pubsub_service_account: str | None = None
+    gmail_pubsub_certs_url: str | None = None
+    gmail_poll_seconds: float = 60.0
+    # The agent's brain and embeddings
+    brain: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    embeddings: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    policy_file: str | None = None
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from)
+
+    @property
+    def gmail_configured(self) -> bool:
+        return bool(self.gmail_credentials_file and self.gmail_mailbox)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,4 +102,23 @@ class Settings:
             default_region=_env("FTE_DEFAULT_REGION", "US") or "US",
             staff_token=_env("FTE_STAFF_TOKEN"),
             brand=_env("FTE_BRAND", "Orbitly Support") or "Orbitly Support",
+            twilio_account_sid=_env("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=_env("TWILIO_AUTH_TOKEN"),
+            twilio_whatsapp_from=_env("TWILIO_WHATSAPP_FROM"),
+            twilio_api_base_url=_env("TWILIO_API_BASE_URL"),
+            twilio_template_sid=_env("TWILIO_TEMPLATE_SID"),
+            gmail_credentials_file=_env("GMAIL_CREDENTIALS_FILE"),
+            gmail_mailbox=_env("GMAIL_MAILBOX"),
+            gmail_api_base_url=_env("GMAIL_API_BASE_URL"),
+            gmail_pubsub_audience=_env("GMAIL_PUBSUB_AUDIENCE"),
+            gmail_pubsub_service_account=_env("GMAIL_PUBSUB_SERVICE_ACCOUNT"),
+            gmail_pubsub_certs_url=_env("GMAIL_PUBSUB_CERTS_URL"),
+            gmail_poll_seconds=_float("FTE_GMAIL_POLL_SECONDS", 60.0),
+            brain=_env("FTE_BRAIN"),
+            openai_api_key=_env("OPENAI_API_KEY"),
+            openai_base_url=_env("OPENAI_BASE_URL"),
+            model=_env("FTE_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
+            embeddings=_env("FTE_EMBEDDINGS"),
+            embedding_model=_env("FTE_EMBEDDING_MODEL", "text-embedding-3-small") or "text-embedding-3-small",
+            policy_file=_env("FTE_POLICY_FILE"),
         )

@@ -45,6 +45,14 @@ class PoisonMessage(Exception):
     """The message can never succeed (schema violation, impossible reference): terminate it."""
 
 
+class RetryLater(Exception):
+    """Transient: nak with this delay (a provider's Retry-After, an open circuit breaker)."""
+
+    def __init__(self, reason: str, *, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
 class AlreadyProcessed(Exception):
     """Raised inside ``MessageContext.transaction`` when another delivery already committed."""
 
@@ -287,8 +295,15 @@ class Worker:
         except PoisonMessage as exc:
             log.error("terminating %s on %s: %s", msg_id, self.name, exc)
             span.set_status(Status(StatusCode.ERROR, str(exc)))
+            if ctx.committed:  # what the handler recorded before giving up still goes out
+                await _publish_committed(self.bus, self.pool, ctx.publication_ids, ctx.queued)
             await msg.term()
             return "terminated"
+        except RetryLater as exc:
+            log.info("retrying %s on %s in %.0fs: %s", msg_id, self.name, exc.delay, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=exc.delay)
+            return "retry"
         except Exception as exc:
             delay = self._retry_delay(ctx.delivery_count)
             log.warning(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shared.settings import Settings
 from subjects import OutboundMessage
 
 
 class SendError(Exception):
-    """A provider refused or failed. ``retry_after`` asks for a delay before the next attempt."""
+    """A provider refused or failed. ``retry_after`` asks for a delay before the next attempt;
+    ``permanent`` means retrying cannot help (invalid recipient, rejected content)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
         super().__init__(message)
@@ -22,7 +24,12 @@ class Sender(Protocol):
     accepted_status: str
 
     async def send(self, message: OutboundMessage) -> str:
-        """Deliver and return the provider's message id."""
+        """Deliver and return the provider's message id; raise ``SendError`` on failure."""
+        ...
+
+    async def find_sent(self, message: OutboundMessage) -> str | None:
+        """After an attempt whose outcome is unknown (a timeout after the provider accepted),
+        the provider's id of the message if it was in fact sent."""
         ...
 
 
@@ -34,3 +41,20 @@ class WebSender:
 
     async def send(self, message: OutboundMessage) -> str:
         return f"web:{message.message_id}"
+
+    async def find_sent(self, message: OutboundMessage) -> str | None:
+        return None
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    """The senders of every configured channel."""
+    senders: dict[str, Sender] = {"web": WebSender()}
+    if settings.whatsapp_configured:
+        from services.dispatcher.whatsapp import WhatsAppSender
+
+        senders["whatsapp"] = WhatsAppSender(settings)
+    if settings.gmail_configured:
+        from services.dispatcher.gmail import GmailSender
+
+        senders["email"] = GmailSender(settings)
+    return senders

@@ -1,4 +1,14 @@
-"""The dispatcher worker: outbound message -> outbox row -> provider call -> delivery event."""
+"""The dispatcher worker: outbound message -> outbox row -> provider call -> delivery event.
+
+- An outbox row is written before each provider call and marked sent after: a redelivered
+  dispatch of a message already sent is recorded without sending again. When an earlier attempt's
+  outcome is unknown (it timed out after the provider may have accepted), the sender is asked
+  whether the message went out before it is sent again.
+- Failures are retried with the consumer's backoff or the provider's Retry-After; a circuit breaker
+  per provider stops calling a provider that keeps failing while the other channels flow.
+- After the last attempt (or a permanent refusal) the reply is recorded as failed, the ticket is
+  escalated so a person sees it, and the message is terminated into the dead-letter stream.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +17,62 @@ from uuid import UUID
 
 import asyncpg
 
-from services.dispatcher.senders import Sender, SendError, WebSender
+from services.dispatcher.breaker import CircuitBreaker
+from services.dispatcher.senders import Sender, SendError, build_senders
 from shared.channels import channel_states
 from shared.runtime import Runtime, ServiceParts
-from shared.worker import MessageContext, PoisonMessage, Worker
-from subjects import DeliveryEvent, OutboundMessage, Subjects, TicketStatusEvent, consumer
+from shared.worker import MessageContext, PoisonMessage, RetryLater, Worker
+from subjects import DeliveryEvent, EscalationEvent, OutboundMessage, Subjects, TicketStatusEvent, consumer
 
 log = logging.getLogger(__name__)
 SPEC = consumer("dispatcher")
 
 
 class DispatchHandler:
-    def __init__(self, senders: dict[str, Sender]) -> None:
+    def __init__(self, senders: dict[str, Sender], *, max_deliver: int = SPEC.max_deliver) -> None:
         self.senders = senders
+        self.breakers = {channel: CircuitBreaker() for channel in senders}
+        self.max_deliver = max_deliver
 
     async def __call__(self, message: object, ctx: MessageContext) -> None:
         if not isinstance(message, OutboundMessage):
             raise PoisonMessage(f"dispatcher expects outbound messages, got {type(message).__name__}")
         sender = self.senders.get(message.channel)
         if sender is None:
-            await self._record(
-                ctx,
-                message,
-                status="failed",
-                provider_id=None,
-                error=f"the {message.channel} channel is not configured",
-            )
+            await self._give_up(ctx, message, f"the {message.channel} channel is not configured")
             return
-        provider_id = await _already_sent(ctx.pool, message)
-        if provider_id is None:
-            await _mark_sending(ctx.pool, message)
-            try:
+        provider_id = await self._deliver(ctx, sender, message)
+        await self._record(ctx, message, status=sender.accepted_status, provider_id=provider_id)
+
+    async def _deliver(self, ctx: MessageContext, sender: Sender, message: OutboundMessage) -> str:
+        outbox = await _outbox_row(ctx.pool, message)
+        if outbox is not None and outbox["status"] == "sent":
+            return str(outbox["provider_message_id"])
+        breaker = self.breakers[message.channel]
+        if not breaker.allow():
+            raise RetryLater(f"{message.channel} provider circuit is open", delay=breaker.retry_in())
+        try:
+            provider_id = None
+            if outbox is not None and outbox["status"] == "sending":
+                provider_id = await sender.find_sent(message)  # the last attempt's outcome is unknown
+            if provider_id is None:
+                await _mark_sending(ctx.pool, message)
                 provider_id = await sender.send(message)
-            except SendError as exc:
-                await _note_failure(ctx.pool, message, str(exc))
-                if exc.permanent:
-                    await self._record(ctx, message, status="failed", provider_id=None, error=str(exc))
-                    return
-                raise
-            await _mark_sent(ctx.pool, message, provider_id)
-        await self._record(ctx, message, status=sender.accepted_status, provider_id=provider_id, error=None)
+        except SendError as exc:
+            breaker.record_failure()
+            await _note_failure(ctx.pool, message, str(exc))
+            if exc.permanent or ctx.delivery_count >= self.max_deliver:
+                await self._give_up(ctx, message, str(exc))
+                raise PoisonMessage(f"delivery failed for good: {exc}") from exc
+            if exc.retry_after is not None:
+                raise RetryLater(str(exc), delay=exc.retry_after) from exc
+            raise
+        breaker.record_success()
+        await _mark_sent(ctx.pool, message, provider_id)
+        return provider_id
+
+    async def _give_up(self, ctx: MessageContext, message: OutboundMessage, error: str) -> None:
+        await self._record(ctx, message, status="failed", provider_id=None, error=error)
 
     async def _record(
         self,
@@ -55,8 +81,9 @@ class DispatchHandler:
         *,
         status: str,
         provider_id: str | None,
-        error: str | None,
+        error: str | None = None,
     ) -> None:
+        failed = status == "failed"
         async with ctx.transaction() as tx:
             await tx.execute(
                 """UPDATE messages SET delivery_status = $2, provider_message_id = COALESCE($3, provider_message_id)
@@ -65,7 +92,13 @@ class DispatchHandler:
                 status,
                 provider_id,
             )
-            new_status = "escalated" if message.escalated or status == "failed" else "answered"
+            if failed:
+                await tx.execute(
+                    """UPDATE outbox SET status = 'failed', updated_at = now()
+                       WHERE message_id = $1 AND status <> 'sent'""",
+                    UUID(message.message_id),
+                )
+            new_status = "escalated" if message.escalated or failed else "answered"
             previous = await tx.fetchval(
                 """UPDATE tickets t SET status = $2, updated_at = now()
                    FROM (SELECT id, status FROM tickets WHERE id = $1 FOR UPDATE) old
@@ -74,6 +107,8 @@ class DispatchHandler:
                 message.ticket_id,
                 new_status,
             )
+            if failed:
+                await _escalate_failed_delivery(tx, ctx, message, error or "delivery failed")
             ctx.publish(
                 Subjects.delivery(message.channel),
                 DeliveryEvent(
@@ -99,19 +134,43 @@ class DispatchHandler:
                 )
 
 
-async def _already_sent(pool: asyncpg.Pool, message: OutboundMessage) -> str | None:
-    row = await pool.fetchrow(
-        "SELECT status, provider_message_id FROM outbox WHERE message_id = $1", UUID(message.message_id)
+async def _escalate_failed_delivery(
+    tx: asyncpg.Connection, ctx: MessageContext, message: OutboundMessage, error: str
+) -> None:
+    await tx.execute(
+        """INSERT INTO escalations (ticket_id, conversation_id, customer_id, reason_code, priority, context)
+           VALUES ($1, $2, $3, 'delivery_failed', 'high', $4)""",
+        message.ticket_id,
+        UUID(message.conversation_id),
+        UUID(message.customer_id),
+        {"channel": message.channel, "error": error[:500], "reply": message.body_text[:2000]},
     )
-    if row is not None and row["status"] == "sent":
-        return str(row["provider_message_id"])
-    return None
+    ctx.publish(
+        Subjects.escalation,
+        EscalationEvent(
+            event_id=f"escalation:delivery:{message.event_id}",
+            channel=message.channel,
+            ticket_id=message.ticket_id,
+            conversation_id=message.conversation_id,
+            customer_id=message.customer_id,
+            reason_code="delivery_failed",
+            priority="high",
+            summary=f"The reply could not be delivered on {message.channel}: {error[:150]}",
+        ),
+    )
+
+
+async def _outbox_row(pool: asyncpg.Pool, message: OutboundMessage) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT status, provider_message_id, attempts FROM outbox WHERE message_id = $1", UUID(message.message_id)
+    )
 
 
 async def _mark_sending(pool: asyncpg.Pool, message: OutboundMessage) -> None:
     await pool.execute(
         """INSERT INTO outbox (message_id, channel, status, attempts) VALUES ($1, $2, 'sending', 1)
-           ON CONFLICT (message_id) DO UPDATE SET attempts = outbox.attempts + 1, updated_at = now()""",
+           ON CONFLICT (message_id) DO UPDATE SET status = 'sending', attempts = outbox.attempts + 1,
+               updated_at = now()""",
         UUID(message.message_id),
         message.channel,
     )
@@ -119,9 +178,12 @@ async def _mark_sending(pool: asyncpg.Pool, message: OutboundMessage) -> None:
 
 async def _mark_sent(pool: asyncpg.Pool, message: OutboundMessage, provider_id: str) -> None:
     await pool.execute(
-        """UPDATE outbox SET status = 'sent', provider_message_id = $2, last_error = NULL, updated_at = now()
-           WHERE message_id = $1""",
+        """INSERT INTO outbox (message_id, channel, status, provider_message_id, attempts)
+           VALUES ($1, $2, 'sent', $3, 1)
+           ON CONFLICT (message_id) DO UPDATE SET status = 'sent', provider_message_id = $3, last_error = NULL,
+               updated_at = now()""",
         UUID(message.message_id),
+        message.channel,
         provider_id,
     )
 
@@ -135,10 +197,10 @@ async def _note_failure(pool: asyncpg.Pool, message: OutboundMessage, error: str
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    senders: dict[str, Sender] = {"web": WebSender()}
+    handler = DispatchHandler(build_senders(runtime.settings))
     worker = Worker(
         spec=SPEC,
-        handler=DispatchHandler(senders),
+        handler=handler,
         bus=runtime.bus,
         pool=runtime.pool,
         concurrency=runtime.settings.worker_concurrency,

@@ -169,3 +169,18 @@ securityContext:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+Desired replicas of a service entry (1 when unset; 0 is kept).
+*/}}
+{{- define "fte-mesh.replicas" -}}
+{{- if kindIs "invalid" .replicas }}1{{ else }}{{ .replicas | int }}{{ end }}
+{{- end }}
+
+{{/*
+The fewest replicas a service runs: minReplicas under autoscaling, else replicas.
+*/}}
+{{- define "fte-mesh.minReplicas" -}}
+{{- $autoscaling := .autoscaling | default dict }}
+{{- if $autoscaling.enabled }}{{ $autoscaling.minReplicas | default 1 | int }}{{ else }}{{ include "fte-mesh.replicas" . }}{{ end }}
+{{- end }}
