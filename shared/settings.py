@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+class _Reader:
+    """Typed access to an environment mapping; empty strings count as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def __call__(self, name: str, default: str | None = None) -> str | None:
+        value = self.environ.get(name)
+        return value if value not in (None, "") else default
+
+    def int(self, name: str, default: int) -> int:
+        return _int(self(name), name, default)
+
+    def float(self, name: str, default: float) -> float:
+        return _float(self(name), name, default)
 
 
-def _int(name: str, default: int) -> int:
-    raw = _env(name)
+def _int(raw: str | None, name: str, default: int) -> int:
     if raw is None:
         return default
     try:
@@ -22,8 +34,7 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name)
+def _float(raw: str | None, name: str, default: float) -> float:
     if raw is None:
         return default
     try:
@@ -83,22 +94,24 @@ class Settings:
         return bool(self.gmail_credentials_file and self.gmail_mailbox)
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default: the process environment)."""
+        _env = _Reader(os.environ if environ is None else environ)
         return cls(
             nats_url=_env("NATS_URL"),
             database_url=_env("DATABASE_URL"),
             host=_env("FTE_HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int("FTE_PORT", 8000),
+            port=_env.int("FTE_PORT", 8000),
             data_dir=Path(_env("FTE_DATA_DIR", ".fte") or ".fte"),
             log_level=(_env("FTE_LOG_LEVEL", "INFO") or "INFO").upper(),
             log_format=_env("FTE_LOG_FORMAT", "json") or "json",
-            worker_concurrency=_int("FTE_WORKER_CONCURRENCY", 8),
-            db_pool_size=_int("FTE_DB_POOL_SIZE", 10),
+            worker_concurrency=_env.int("FTE_WORKER_CONCURRENCY", 8),
+            db_pool_size=_env.int("FTE_DB_POOL_SIZE", 10),
             public_base_url=_env("FTE_PUBLIC_BASE_URL"),
             otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
             service_name=_env("OTEL_SERVICE_NAME", "fte") or "fte",
-            max_body_bytes=_int("FTE_MAX_BODY_BYTES", 64 * 1024),
-            conversation_window_hours=_float("FTE_CONVERSATION_WINDOW_HOURS", 24.0),
+            max_body_bytes=_env.int("FTE_MAX_BODY_BYTES", 64 * 1024),
+            conversation_window_hours=_env.float("FTE_CONVERSATION_WINDOW_HOURS", 24.0),
             default_region=_env("FTE_DEFAULT_REGION", "US") or "US",
             staff_token=_env("FTE_STAFF_TOKEN"),
             brand=_env("FTE_BRAND", "Orbitly Support") or "Orbitly Support",
@@ -113,7 +126,7 @@ class Settings:
             gmail_pubsub_audience=_env("GMAIL_PUBSUB_AUDIENCE"),
             gmail_pubsub_service_account=_env("GMAIL_PUBSUB_SERVICE_ACCOUNT"),
             gmail_pubsub_certs_url=_env("GMAIL_PUBSUB_CERTS_URL"),
-            gmail_poll_seconds=_float("FTE_GMAIL_POLL_SECONDS", 60.0),
+            gmail_poll_seconds=_env.float("FTE_GMAIL_POLL_SECONDS", 60.0),
             brain=_env("FTE_BRAIN"),
             openai_api_key=_env("OPENAI_API_KEY"),
             openai_base_url=_env("OPENAI_BASE_URL"),

@@ -79,6 +79,8 @@ class OutboundMessage(_Event, tag="outbound.v1"):
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     escalated: bool = False
+    # When the customer last wrote on this channel (WhatsApp's 24-hour free-form window).
+    customer_last_message_at: datetime | None = None
 
 
 class DeliveryEvent(_Event, tag="delivery.v1"):

@@ -6,6 +6,7 @@ With FTE_TEST_DOCKER=1 and a Docker engine, testcontainers starts them instead.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from services.fakes import RunningFake
 from shared.bus import Bus
 from shared.db import migrate
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
@@ -75,14 +77,48 @@ async def prepared(servers: Servers) -> Servers:
     return servers
 
 
+STAND_INS = (
+    ("twilio", "services.fakes.twilio", "start_fake_twilio"),
+    ("gmail", "services.fakes.gmail", "start_fake_gmail"),
+)
+
+
 @pytest.fixture(scope="session")
-def settings(prepared: Servers) -> Settings:
+def stack_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def fakes(stack_port: int) -> AsyncIterator[dict[str, RunningFake]]:
+    """Local stand-ins for Twilio and Gmail (over real HTTP), pointed at the session stack's webhooks."""
+    running: dict[str, RunningFake] = {}
+    for name, module_name, starter in STAND_INS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        running[name] = await getattr(module, starter)(
+            host="127.0.0.1", webhook_base_url=f"http://127.0.0.1:{stack_port}"
+        )
+    try:
+        yield running
+    finally:
+        for fake in running.values():
+            if fake.stop:
+                await fake.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(prepared: Servers, fakes: dict[str, RunningFake], stack_port: int) -> Settings:
+    environ = {**os.environ, "FTE_PUBLIC_BASE_URL": f"http://127.0.0.1:{stack_port}"}
+    for fake in fakes.values():
+        environ.update(fake.env)
     return dataclasses.replace(
-        Settings.from_env(),
+        Settings.from_env(environ),
         nats_url=prepared.nats_url,
         database_url=prepared.database_url,
         host="127.0.0.1",
-        port=free_port(),
+        port=stack_port,
         worker_concurrency=8,
     )
 
