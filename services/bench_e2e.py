@@ -16,8 +16,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +65,15 @@ def _summary(values: list[float]) -> str:
 class RunningStack:
     """`fte up` in a subprocess on a fresh data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.args = list(args)  # more `fte up` flags, e.g. --no-demo
+        self.env = dict(env or {})  # on top of this process's environment
         self.proc: subprocess.Popen[str] | None = None
         self.nats_url = ""
         self.database_url = ""
+        self.output: deque[str] = deque(maxlen=40)  # its last lines, to explain a failed start
 
     @property
     def base(self) -> str:
@@ -77,23 +82,32 @@ class RunningStack:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
         env["FTE_LOG_LEVEL"] = "WARNING"
+        env.update(self.env)
         cmd = [sys.executable, "-m", "services.cli", "up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)  # noqa: S603
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
+        ready = False
         for line in self.proc.stdout:
+            self.output.append(line.rstrip())
             match = re.search(r"NATS (\S+)\s+PostgreSQL (\S+)", line)
             if match:
                 self.nats_url, self.database_url = match.group(1), match.group(2)
             if "press Ctrl-C" in line:
+                ready = True
                 break
             if time.monotonic() > deadline:
                 break
-        if not self.nats_url:
+        if not self.nats_url or not ready:
             self.stop()
-            raise RuntimeError("the stack did not start")
-        # Keep draining its output so that it never blocks on a full pipe.
-        asyncio.get_event_loop().run_in_executor(None, lambda: [None for _ in self.proc.stdout or []])
+            raise RuntimeError("the stack did not start:\n" + "\n".join(self.output))
+        # Keep draining its output so that it never blocks on a full pipe (from any thread or event loop).
+        threading.Thread(target=self._drain, name="fte-up-output", daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout if self.proc and self.proc.stdout else ():
+            self.output.append(line.rstrip())
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -46,7 +46,6 @@ def _parser() -> argparse.ArgumentParser:
     ingest = kb_sub.add_parser("ingest", help="load Markdown, text and HTML files or folders")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--data-dir", type=Path, default=None)
-    ingest.add_argument("--prune", action="store_true", help="remove documents not among PATHS")
     search = kb_sub.add_parser("search", help="print the ranked hits for a query")
     search.add_argument("query")
     search.add_argument("--data-dir", type=Path, default=None)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import uvicorn
 
-from services.agent.kb import collect_documents, demo_kb_path, ingest
+from services.agent.embeddings import Embedder, shared_embedder
+from services.agent.kb import DEMO_SOURCE, collect_documents, demo_kb_path, embed_missing, ingest
 from services.registry import SERVICE_NAMES, service_factory
 from shared.bus import Bus
 from shared.db import create_pool, migrate
@@ -58,6 +59,7 @@ class Stack:
         self.group: ServiceGroup | None = None
         self._server: _Server | None = None
         self._server_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     @property
     def base_url(self) -> str:
@@ -87,12 +89,17 @@ class Stack:
             self.say(f"streams and consumers provisioned ({len(report)} objects)")
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
         self.runtime = Runtime(settings=settings, bus=bus, pool=pool)
+        embedder = shared_embedder(settings)
         if self.demo:
-            result = await ingest(pool, collect_documents([demo_kb_path()]))
+            result = await ingest(pool, collect_documents([demo_kb_path()]), source=DEMO_SOURCE)
             self.say(
                 f"demo knowledge base: {result.chunks} sections in {result.added + result.unchanged} articles "
                 f"({result.added} loaded, {result.unchanged} unchanged)"
             )
+        if embedder is not None:
+            # The model loads and missing embeddings are computed in the background: full-text search
+            # answers meanwhile, and start-up stays fast.
+            self._background.append(asyncio.create_task(self._embed_knowledge(embedder)))
         parts = [service_factory(name)(self.runtime) for name in self.services]
         self.group = ServiceGroup(self.runtime, parts)
         await self.group.start()
@@ -117,8 +124,22 @@ class Stack:
                 await asyncio.sleep(0.02)
         self.say(f"ready in {time.perf_counter() - started:.1f} s")
 
+    async def _embed_knowledge(self, embedder: Embedder) -> None:
+        assert self.runtime is not None
+        try:
+            count = await embed_missing(self.runtime.pool, embedder)
+            if count:
+                self.say(f"knowledge base: {count} sections embedded ({embedder.name})")
+        except Exception as exc:
+            log.exception("embedding the knowledge base failed")
+            self.say(f"knowledge base embeddings failed ({exc}); full-text search only")
+
     async def stop(self) -> None:
         """Stop taking requests, drain the consumers, close connections, stop embedded servers."""
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._server and self._server_task:
             self._server.should_exit = True
             with contextlib.suppress(Exception):

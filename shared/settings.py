@@ -75,6 +75,7 @@ class Settings:
     gmail_pubsub_audience: str | None = None
     gmail_pubsub_service_account: str | None = None
     gmail_pubsub_certs_url: str | None = None
+    gmail_pubsub_topic: str | None = None
     gmail_poll_seconds: float = 60.0
     # The agent's brain and embeddings
     brain: str | None = None
@@ -126,6 +127,7 @@ class Settings:
             gmail_pubsub_audience=_env("GMAIL_PUBSUB_AUDIENCE"),
             gmail_pubsub_service_account=_env("GMAIL_PUBSUB_SERVICE_ACCOUNT"),
             gmail_pubsub_certs_url=_env("GMAIL_PUBSUB_CERTS_URL"),
+            gmail_pubsub_topic=_env("GMAIL_PUBSUB_TOPIC"),
             gmail_poll_seconds=_env.float("FTE_GMAIL_POLL_SECONDS", 60.0),
             brain=_env("FTE_BRAIN"),
             openai_api_key=_env("OPENAI_API_KEY"),

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 
-async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+async def eventually(check, *, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
     """Poll an async ``check`` until it returns something truthy; fail with its last value."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

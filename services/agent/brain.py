@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from services.agent.retrieval import Retriever, query_terms
+from services.agent.retrieval import Hit, query_terms
 
-MIN_SCORE = 0.05  # ts_rank_cd normalised (rank / (rank + 1)); below it, nothing relevant was found
+MIN_SCORE = 0.5  # Hit.score is scaled so that 0.5 is the relevance threshold (retrieval.relevance)
 MAX_UNITS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One earlier message of the customer's, on any channel."""
+
+    channel: str
+    role: str  # customer | agent | staff | system
+    content: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +29,10 @@ class Question:
     subject: str | None = None
     customer_name: str | None = None
     channel: str = "web"
+    ticket_id: str = ""
+    category: str | None = None
+    #: The customer's last messages across all channels, oldest first (this one excluded).
+    history: tuple[HistoryEntry, ...] = ()
 
     @property
     def search_text(self) -> str:
@@ -34,7 +49,8 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """What a brain proposes. ``grounded`` is False when nothing relevant was found."""
+    """What a brain proposes. Brains do no writes: escalation and ticket changes are requests that
+    the agent applies in its one transaction (and that policy may override, never the reverse)."""
 
     answer: str
     grounded: bool
@@ -42,12 +58,32 @@ class Draft:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     tokens: int | None = None
+    escalate: bool = False
+    reason_code: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    #: Why another brain answered instead (the provider was down, ...).
+    fallback: str | None = None
+    tool_calls: list[str] = field(default_factory=list)
+    retrieval_scores: list[float] = field(default_factory=list)
+
+
+class AgentTools(Protocol):
+    """Read-only capabilities a brain may use while it thinks."""
+
+    async def search_knowledge_base(self, query: str, limit: int = 5) -> list[Hit]: ...
+
+    async def customer_history(self, limit: int = 20) -> list[HistoryEntry]: ...
+
+    async def heartbeat(self) -> None:
+        """Tell JetStream the message is still being worked on (call while waiting on a model)."""
+        ...
 
 
 class Brain(Protocol):
     name: str
 
-    async def answer(self, question: Question) -> Draft: ...
+    async def answer(self, question: Question, tools: AgentTools) -> Draft: ...
 
 
 class GroundedBrain:
@@ -55,15 +91,16 @@ class GroundedBrain:
 
     name = "grounded"
 
-    def __init__(self, retriever: Retriever, *, min_score: float = MIN_SCORE) -> None:
-        self.retriever = retriever
+    def __init__(self, *, min_score: float = MIN_SCORE) -> None:
         self.min_score = min_score
 
-    async def answer(self, question: Question) -> Draft:
-        hits = await self.retriever.search(question.search_text, limit=5)
+    async def answer(self, question: Question, tools: AgentTools) -> Draft:
+        hits = await tools.search_knowledge_base(question.search_text, limit=5)
         relevant = [h for h in hits if h.score >= self.min_score]
         if not relevant:
-            return Draft(answer="", grounded=False, brain=self.name, confidence=0.0)
+            return Draft(
+                answer="", grounded=False, brain=self.name, confidence=0.0, retrieval_scores=[h.score for h in hits]
+            )
         best = relevant[0]
         extract = extract_answer(best.content, query_terms(question.search_text))
         citations = [Citation(h.chunk_id, h.document, h.heading_path, h.score) for h in relevant[:3]]
@@ -71,8 +108,9 @@ class GroundedBrain:
             answer=f"{extract}\n\nSource: {best.heading_path}",
             grounded=True,
             brain=self.name,
-            confidence=round(min(1.0, best.score * 2), 3),
+            confidence=round(best.score, 3),
             citations=citations,
+            retrieval_scores=[h.score for h in hits],
         )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import asyncpg
 
+from services.agent.embeddings import Embedder
+
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 MAX_SECTION_CHARS = 1500
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -35,6 +37,9 @@ class Document:
     name: str  # path relative to the ingested root: the citation
     text: str
     kind: str  # "markdown" | "text" | "html"
+
+
+DEMO_SOURCE = "demo"
 
 
 def demo_kb_path() -> Path:
@@ -163,11 +168,20 @@ class IngestReport:
     unchanged: int
     removed_documents: int
     chunks: int
+    embedded: int = 0
 
 
-async def ingest(pool: asyncpg.Pool, documents: Sequence[Document], *, prune: bool = False) -> IngestReport:
-    """Replace the chunks of changed documents; idempotent by content hash. With ``prune``,
-    documents no longer present are removed."""
+def source_of(path: Path) -> str:
+    """A source is the folder (or file) given to `fte kb ingest`: what disappears from it is removed."""
+    return str(Path(path).resolve())
+
+
+async def ingest(
+    pool: asyncpg.Pool, documents: Sequence[Document], *, source: str, embedder: Embedder | None = None
+) -> IngestReport:
+    """Make the store hold exactly ``documents`` for ``source``: changed documents are replaced,
+    unchanged ones kept (by content hash), documents no longer present removed; then the sections
+    without an embedding from ``embedder`` are embedded."""
     added = unchanged = chunk_count = 0
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('kb-ingest', 0))")
@@ -175,27 +189,54 @@ async def ingest(pool: asyncpg.Pool, documents: Sequence[Document], *, prune: bo
             chunks = split_document(doc)
             chunk_count += len(chunks)
             stored = await conn.fetch(
-                "SELECT content_hash FROM knowledge_chunks WHERE document = $1 ORDER BY position",
+                "SELECT content_hash FROM knowledge_chunks WHERE source = $1 AND document = $2 ORDER BY position",
+                source,
                 doc.name,
             )
             if [r["content_hash"] for r in stored] == [c.content_hash for c in chunks]:
                 unchanged += 1
                 continue
-            await conn.execute("DELETE FROM knowledge_chunks WHERE document = $1", doc.name)
+            await conn.execute("DELETE FROM knowledge_chunks WHERE source = $1 AND document = $2", source, doc.name)
             await conn.executemany(
-                """INSERT INTO knowledge_chunks (document, title, heading_path, position, content, content_hash)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                [(c.document, c.title, c.heading_path, c.position, c.content, c.content_hash) for c in chunks],
+                """INSERT INTO knowledge_chunks (source, document, title, heading_path, position, content, content_hash)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                [(source, c.document, c.title, c.heading_path, c.position, c.content, c.content_hash) for c in chunks],
             )
             added += 1
-        removed = 0
-        if prune:
-            removed = int(
-                await conn.fetchval(
-                    """WITH gone AS (DELETE FROM knowledge_chunks WHERE NOT (document = ANY($1::text[]))
-                                     RETURNING document)
-                       SELECT count(DISTINCT document) FROM gone""",
-                    [d.name for d in documents],
-                )
+        removed = int(
+            await conn.fetchval(
+                """WITH gone AS (DELETE FROM knowledge_chunks WHERE source = $1 AND NOT (document = ANY($2::text[]))
+                                 RETURNING document)
+                   SELECT count(DISTINCT document) FROM gone""",
+                source,
+                [d.name for d in documents],
             )
-    return IngestReport(added=added, unchanged=unchanged, removed_documents=removed, chunks=chunk_count)
+        )
+    embedded = await embed_missing(pool, embedder) if embedder else 0
+    return IngestReport(added, unchanged, removed, chunk_count, embedded)
+
+
+async def embed_missing(pool: asyncpg.Pool, embedder: Embedder, *, batch: int = 64) -> int:
+    """Embed every section that has no embedding from this embedder yet; returns how many."""
+    done = 0
+    while True:
+        rows = await pool.fetch(
+            """SELECT id, heading_path, content FROM knowledge_chunks
+               WHERE embedding IS NULL OR embedded_with IS DISTINCT FROM $1 ORDER BY id LIMIT $2""",
+            embedder.name,
+            batch,
+        )
+        if not rows:
+            return done
+        vectors = await embedder.embed([f"{r['heading_path']}\n{r['content']}" for r in rows])
+        await pool.executemany(
+            "UPDATE knowledge_chunks SET embedding = $2, embedded_with = $3 WHERE id = $1",
+            [(r["id"], _vector(v), embedder.name) for r, v in zip(rows, vectors, strict=True)],
+        )
+        done += len(rows)
+
+
+def _vector(values: list[float]) -> object:
+    import numpy as np
+
+    return np.asarray(values, dtype=np.float32)

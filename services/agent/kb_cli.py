@@ -9,8 +9,9 @@ from pathlib import Path
 
 import asyncpg
 
-from services.agent.kb import collect_documents, ingest
-from services.agent.retrieval import FullTextRetriever
+from services.agent.embeddings import shared_embedder
+from services.agent.kb import collect_documents, ingest, source_of
+from services.agent.retrieval import HybridRetriever
 from shared.db import create_pool, migrate
 from shared.embedded import EmbeddedPostgres
 from shared.settings import Settings
@@ -36,17 +37,21 @@ async def _pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with _pool(settings) as pool:
+        embedder = shared_embedder(settings)
         if args.kb_command == "ingest":
-            report = await ingest(pool, collect_documents(args.paths), prune=args.prune)
-            print(
-                f"ingested {report.chunks} sections: {report.added} document(s) loaded, "
-                f"{report.unchanged} unchanged, {report.removed_documents} removed"
-            )
+            for path in args.paths:
+                report = await ingest(pool, collect_documents([path]), source=source_of(path), embedder=embedder)
+                print(
+                    f"{path}: {report.chunks} sections; {report.added} document(s) loaded, {report.unchanged} "
+                    f"unchanged, {report.removed_documents} removed; {report.embedded} sections embedded"
+                )
             return 0
-        hits = await FullTextRetriever(pool).search(args.query, limit=args.limit)
+        hits = await HybridRetriever(pool, embedder).search(args.query, limit=args.limit)
         if not hits:
             print("no hits")
         for rank, hit in enumerate(hits, 1):
-            print(f"{rank}. {hit.score:.3f}  {hit.document}  [{hit.heading_path}]")
-            print(f"   {hit.content[:160].replace(chr(10), ' ')}")
+            text = "-" if hit.text_score is None else f"{hit.text_score:.3f}"
+            vector = "-" if hit.vector_score is None else f"{hit.vector_score:.3f}"
+            print(f"{rank}. relevance {hit.score:.3f} (text {text}, vector {vector})  {hit.document}")
+            print(f"   [{hit.heading_path}] {hit.content[:140].replace(chr(10), ' ')}")
         return 0

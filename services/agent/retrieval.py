@@ -8,6 +8,8 @@ from typing import Protocol
 
 import asyncpg
 
+from services.agent.embeddings import Embedder
+
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'+-]*")
 STOPWORDS = frozenset(
     """a about after again all also am an and any are as at be because been before being but by can
@@ -26,7 +28,10 @@ class Hit:
     title: str
     heading_path: str
     content: str
+    #: Relevance in [0, 1] that the no-answer threshold applies to (see ``relevance``).
     score: float
+    text_score: float | None = None
+    vector_score: float | None = None
 
 
 class Retriever(Protocol):
@@ -63,5 +68,97 @@ class FullTextRetriever:
             limit,
         )
         return [
-            Hit(r["id"], r["document"], r["title"], r["heading_path"], r["content"], float(r["score"])) for r in rows
+            Hit(
+                r["id"],
+                r["document"],
+                r["title"],
+                r["heading_path"],
+                r["content"],
+                relevance(float(r["score"]), None),
+                text_score=float(r["score"]),
+            )
+            for r in rows
         ]
+
+
+RRF_K = 60
+CANDIDATES = 20
+# Thresholds, measured on the demo knowledge base with on- and off-topic questions (docs/evaluation.md):
+# all-MiniLM-L6-v2 cosine similarity, and ts_rank_cd normalised as rank / (rank + 1).
+VECTOR_RELEVANT = 0.45  # with a keyword match
+VECTOR_ALONE = 0.55  # without any keyword match
+TEXT_RELEVANT = 0.6  # with a semantic match
+TEXT_ALONE = 0.7  # full-text only (no embedding model)
+
+
+def relevance(text_score: float | None, vector_score: float | None) -> float:
+    """One number in [0, 1] per passage, 0.5 at the no-answer threshold. Both signals must agree when
+    both exist: keywords alone match off-topic questions that share words with an article, and the
+    embedding alone rates "Can <product> do my taxes?" close to the product's overview."""
+    if text_score is not None and vector_score is not None:
+        ratio = min(text_score / TEXT_RELEVANT, max(vector_score, 0.0) / VECTOR_RELEVANT)
+    elif vector_score is not None:
+        ratio = max(vector_score, 0.0) / VECTOR_ALONE
+    elif text_score is not None:
+        ratio = text_score / TEXT_ALONE
+    else:
+        return 0.0
+    return round(min(1.0, 0.5 * ratio), 4)
+
+
+class HybridRetriever:
+    """Full text and pgvector cosine (HNSW), fused by reciprocal rank; each hit keeps both signals."""
+
+    def __init__(self, pool: asyncpg.Pool, embedder: Embedder | None) -> None:
+        self.pool = pool
+        self.embedder = embedder
+        self.text = FullTextRetriever(pool)
+
+    async def search(self, query: str, *, limit: int = 5) -> list[Hit]:
+        text_hits = await self.text.search(query, limit=CANDIDATES)
+        vector_hits = await self._vector_search(query) if self.embedder else []
+        fused: dict[int, float] = {}
+        by_id: dict[int, Hit] = {}
+        text_scores = {h.chunk_id: h.text_score for h in text_hits}
+        vector_scores = {h.chunk_id: h.score for h in vector_hits}
+        for ranked in (text_hits, vector_hits):
+            for rank, hit in enumerate(ranked):
+                fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+                by_id.setdefault(hit.chunk_id, hit)
+        order = sorted(fused, key=lambda cid: -fused[cid])[:limit]
+        return [
+            Hit(
+                by_id[cid].chunk_id,
+                by_id[cid].document,
+                by_id[cid].title,
+                by_id[cid].heading_path,
+                by_id[cid].content,
+                relevance(text_scores.get(cid), vector_scores.get(cid)),
+                text_scores.get(cid),
+                vector_scores.get(cid),
+            )
+            for cid in order
+        ]
+
+    async def _vector_search(self, query: str) -> list[Hit]:
+        assert self.embedder is not None
+        [vector] = await self.embedder.embed([query])
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL hnsw.ef_search = 64")
+            rows = await conn.fetch(
+                """SELECT id, document, title, heading_path, content, 1 - (embedding <=> $1) AS similarity
+                   FROM knowledge_chunks WHERE embedding IS NOT NULL
+                   ORDER BY embedding <=> $1 LIMIT $2""",
+                _as_vector(vector),
+                CANDIDATES,
+            )
+        return [
+            Hit(r["id"], r["document"], r["title"], r["heading_path"], r["content"], float(r["similarity"]))
+            for r in rows
+        ]
+
+
+def _as_vector(values: list[float]) -> object:
+    import numpy as np
+
+    return np.asarray(values, dtype=np.float32)

@@ -8,7 +8,9 @@
 
 Answers that are too long are cut between sentences or list items (never inside a list item, never reordering).
 The fixed pieces (name, brand, prior contact, citations, ticket reference) are normalised and clipped to bounded
-sizes first, so the limits hold for any input. ``check_format`` re-checks a finished reply against the same rules.
+sizes first, so the limits hold for any input. Markdown is cleaned on every channel (links become "text (url)").
+Emails carry ``subject_prefix`` "[{ticket_ref}]" for the caller to put in front of the subject.
+``check_format`` re-checks a finished reply against the same rules.
 """
 
 from __future__ import annotations
@@ -515,12 +517,11 @@ def _wa_bodies(chunks: list[_Chunk], lead: int) -> tuple[list[str], bool]:
 
 
 def _pack_leaving_room(chunks: list[_Chunk]) -> list[list[_Chunk]]:
-    """The fewest parts holding every chunk while the last one keeps room for the MORE line."""
-    for count in range(1, WHATSAPP_MAX_PARTS):
-        parts, used = _pack(chunks, [_WA_PART_ROOM] * (count - 1) + [_WA_CHUNK])
-        if used == len(chunks):
-            return parts
-    return _pack(chunks, [_WA_PART_ROOM] * (WHATSAPP_MAX_PARTS - 1) + [_WA_CHUNK])[0]
+    """Parts holding every chunk (which must fit the cut layout) with room for the MORE line in the last one."""
+    parts, _ = _pack(chunks, [_WA_PART_ROOM] * (WHATSAPP_MAX_PARTS - 1) + [_WA_CHUNK])
+    if len(_join(parts[-1])) > _WA_CHUNK:  # fewer than four parts, the last one too full: its last chunk moves on
+        parts = [*parts[:-1], parts[-1][:-1], parts[-1][-1:]]
+    return parts
 
 
 def _wa_finish(body: str, source: str | None, ref: str | None, more: bool) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from services.agent.brain import extract_answer
 from services.agent.kb import MAX_SECTION_CHARS, Document, collect_documents, demo_kb_path, split_document
-from services.agent.reply import compose_reply, first_name
 from services.agent.retrieval import query_terms
 
 DOC = """# Widgets
@@ -80,13 +79,35 @@ def test_the_answer_keeps_the_matching_steps_whole() -> None:
     assert "Billing" not in answer
 
 
-def test_reply_greets_by_first_name_and_escalates_without_grounding() -> None:
-    from services.agent.brain import Draft
+def test_decide_escalates_without_grounding_and_strips_promises() -> None:
+    from datetime import UTC, datetime
 
-    assert first_name("  Ana María Ruiz ") == "Ana" and first_name(None) == "there"
-    grounded = compose_reply(
-        Draft("Do this.", True, "grounded", 0.8), customer_name="Ana Ruiz", ticket_ref="T1", brand="B"
+    from services.agent.brain import Citation, Draft
+    from services.agent.decide import decide
+    from services.agent.policy import load_policy
+
+    policy = load_policy()
+    now = datetime(2025, 1, 7, 12, tzinfo=UTC)
+    honest = decide(
+        Draft("", False, "grounded", 0.0), name=None, ticket_ref="T1", now=now, config=policy, knowledge_text=""
     )
-    assert grounded.text.startswith("Hi Ana,") and not grounded.escalate
-    honest = compose_reply(Draft("", False, "grounded", 0.0), customer_name=None, ticket_ref="T1", brand="B")
-    assert honest.escalate and honest.reason_code == "no_grounded_answer" and "T1" in honest.text
+    assert honest.escalate and honest.reason_code == "no_grounded_answer" and "T1" in honest.body
+    draft = Draft(
+        "Open Settings > Billing to download invoices. I can offer you 20% off your next invoice.",
+        True,
+        "grounded",
+        0.9,
+        [Citation(1, "billing.md", "Billing > Invoices", 0.9)],
+    )
+    kept = decide(draft, name="Ana", ticket_ref="T1", now=now, config=policy, knowledge_text="Open Settings > Billing")
+    assert not kept.escalate and "Settings > Billing" in kept.body
+    assert "20%" not in kept.body and kept.guardrail_violations
+    asked = decide(
+        Draft("", False, "openai", 0.0, escalate=True, reason_code="human_requested"),
+        name="Ana",
+        ticket_ref="T2",
+        now=now,
+        config=policy,
+        knowledge_text="",
+    )
+    assert asked.escalate and asked.reason_code == "human_requested"

@@ -812,7 +812,8 @@ REASONS = [rule.reason_code for rule in CONFIG.triggers]
 @pytest.mark.parametrize("reason", REASONS)
 def test_acknowledgment_is_honest_for_every_reason(reason: str) -> None:
     text = escalation_acknowledgment(reason, name="Ana", ticket_ref="T-1042", now=FRIDAY_NIGHT, config=CONFIG)
-    assert text.startswith("Hi Ana,")
+    # The channel voice adds the greeting; the packaged templates are the body only.
+    assert text[0].isupper() and not text.startswith("Hi ")
     assert "T-1042" in text
     assert "on Monday from 9:00 (UTC)" in text
     assert "{" not in text and "}" not in text
@@ -823,7 +824,7 @@ def test_acknowledgment_is_honest_for_every_reason(reason: str) -> None:
 def test_acknowledgment_within_hours() -> None:
     text = escalation_acknowledgment("human_requested", name="Ana", ticket_ref="T-7", now=TUESDAY_NOON,
                                      config=CONFIG)
-    assert text == ("Hi Ana, of course. I have asked a member of our support team to take over this "
+    assert text == ("Of course. I have asked a member of our support team to take over this "
                     "conversation. They will reply within 2 business hours. Your reference is T-7.")
 
 
@@ -833,24 +834,32 @@ def test_acknowledgment_differs_by_reason() -> None:
     assert len(texts) == len(REASONS)
 
 
+@pytest.fixture
+def greeting_config(tmp_path):  # type: ignore[no-untyped-def]
+    """A company whose templates greet by name themselves."""
+    path = tmp_path / "company.toml"
+    path.write_text('[templates]\ndefault = "Hi {name}, a person will reply {when}. Your reference is {ticket}."\n')
+    return load_policy(path)
+
+
 @pytest.mark.parametrize("name", [None, "", "   ", "\u200b"])
-def test_acknowledgment_without_a_name(name: str | None) -> None:
-    text = escalation_acknowledgment("security", name=name, ticket_ref="T-9", now=TUESDAY_NOON, config=CONFIG)
+def test_acknowledgment_without_a_name(name: str | None, greeting_config) -> None:  # type: ignore[no-untyped-def]
+    text = escalation_acknowledgment("vip", name=name, ticket_ref="T-9", now=TUESDAY_NOON, config=greeting_config)
     assert text.startswith("Hi there,")
 
 
 def test_acknowledgment_unknown_reason_uses_default() -> None:
     text = escalation_acknowledgment("vip", name="Bo", ticket_ref="T-2", now=TUESDAY_NOON, config=CONFIG)
-    assert text == ("Hi Bo, thank you for your message. I have passed it to a member of our team, who will "
+    assert text == ("Thank you for your message. I have passed it to a member of our team, who will "
                     "reply within 2 business hours. Your reference is T-2.")
 
 
-def test_acknowledgment_name_is_data_not_a_template() -> None:
+def test_acknowledgment_name_is_data_not_a_template(greeting_config) -> None:  # type: ignore[no-untyped-def]
     text = escalation_acknowledgment("default", name="{ticket} {when}\n\tEvil", ticket_ref="T-3",
-                                     now=TUESDAY_NOON, config=CONFIG)
+                                     now=TUESDAY_NOON, config=greeting_config)
     assert text.startswith("Hi {ticket} {when} Evil,")
     long_name = escalation_acknowledgment("default", name="x" * 500, ticket_ref="T-3", now=TUESDAY_NOON,
-                                          config=CONFIG)
+                                          config=greeting_config)
     assert "x" * 61 not in long_name
 
 

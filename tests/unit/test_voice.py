@@ -277,6 +277,21 @@ def test_whatsapp_one_giant_word_is_broken_but_fits() -> None:
     assert reply.parts[-1].endswith(MORE_NOTE)
 
 
+def test_whatsapp_cut_that_leaves_three_full_parts_still_has_room_for_more() -> None:
+    long_word = "x" * 40
+    sentences = [
+        " ".join(["reset"] * 15 + [long_word]) + ".",
+        " ".join(["reset"] * 27) + ".",
+        " ".join(["reset"] * 25 + [long_word] * 3) + ".",
+        " ".join(["reset"] * 22 + [long_word] * 4) + ".",
+    ]
+    reply = format_reply(make("whatsapp", answer=" ".join(sentences), customer_name=None, ticket_ref="0"))
+    assert all(len(part) <= WHATSAPP_MAX_CHARS for part in reply.parts)
+    assert reply.parts[-1].endswith(MORE_NOTE)
+    assert sentences[3] not in " ".join(reply.parts)
+    assert check_format(reply) == []
+
+
 def test_whatsapp_ref_is_omitted_when_it_does_not_fit() -> None:
     ref = "R" * 60
     answer = "y" * 280
@@ -474,6 +489,15 @@ def test_whatsapp_parts_fit_and_are_at_most_four(item: VoiceInput) -> None:
     assert check_format(reply) == []
 
 
+@settings(PROPERTY_SETTINGS, max_examples=400)
+@given(SENTENCE_LIKE, NAMES, st.lists(st.text(max_size=200), max_size=3).map(tuple))
+def test_whatsapp_sentence_like_answers_fit(answer: str, name: str | None, citations: tuple[str, ...]) -> None:
+    reply = format_reply(make("whatsapp", answer=answer, customer_name=name, citations=citations))
+    assert all(len(part) <= WHATSAPP_MAX_CHARS for part in reply.parts)
+    assert len(reply.parts) <= WHATSAPP_MAX_PARTS
+    assert check_format(reply) == []
+
+
 @PROPERTY_SETTINGS
 @given(INPUTS.map(lambda item: replace(item, channel="email")))
 def test_email_stays_within_500_words_and_html_matches_text(item: VoiceInput) -> None:
@@ -505,6 +529,8 @@ def test_sentences_are_kept_whole_and_in_order(sentences: list[list[str]], chann
     reply = format_reply(make(channel, answer=" ".join(texts), customer_name=None, citations=()))
     bodies = [unprefixed(part) for part in reply.parts]
     kept = " ".join(" ".join(bodies).split())
+    for fixed in (CUT_NOTE, MORE_NOTE, EMAIL_CLOSING, WEB_CLOSING):
+        kept = kept.replace(fixed, "")
     answer_words = " ".join(texts).split()
     body_words = [w for w in kept.split() if w in set(VOCABULARY[:15]) or w.rstrip(".") in set(VOCABULARY[:15])]
     assert body_words == answer_words[: len(body_words)]
