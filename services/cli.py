@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -77,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--submit-rate", type=float, default=200.0, help="rate of the submit-only phase")
     e2e.add_argument("--burst", type=int, default=1000, help="submissions of the throughput phase")
     e2e.add_argument("--data-dir", type=Path, default=None)
+
+    evaluate = sub.add_parser("eval", help="score the agent on a company's folder of labelled tickets")
+    evaluate.add_argument("dir", type=Path, help="knowledge base (.md) and sample-tickets.json")
+    evaluate.add_argument("--json", dest="json_path", type=Path, default=None, help="also write the report here")
+    evaluate.add_argument("--rate", type=float, default=10.0, help="tickets sent per second")
+    evaluate.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each ticket's outcome")
+    evaluate.add_argument("--data-dir", type=Path, default=None, help="keep the stack's data here (default: removed)")
     return parser
 
 
@@ -95,7 +103,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings(args)
-    interactive = args.command in ("up", "kb", "bench", "migrate", "provision", "dlq", "simulate")
+    interactive = args.command in ("up", "kb", "bench", "migrate", "provision", "dlq", "simulate", "eval")
     log_format = os.environ.get("FTE_LOG_FORMAT") or ("console" if interactive else "json")
     configure_logging(settings.log_level if args.command == "service" else "WARNING", log_format)
     if args.command == "up":
@@ -122,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from services import bench_e2e
 
         return asyncio.run(bench_e2e.run(args))
+    if args.command == "eval":
+        from services.eval import runner
+
+        return asyncio.run(runner.run(args))
     return 2
 
 
@@ -129,7 +141,8 @@ def _say(line: str) -> None:
     print(f"fte: {line}", flush=True)
 
 
-async def _run_until_signalled(stack_start, stack_stop) -> int:  # type: ignore[no-untyped-def]
+async def _run_until_signalled(stack_start, stack_stop, say=None) -> int:  # type: ignore[no-untyped-def]
+    say = say or _say
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,13 +150,13 @@ async def _run_until_signalled(stack_start, stack_stop) -> int:  # type: ignore[
     try:
         await stack_start()
     except Exception as exc:
-        _say(f"failed to start: {exc}")
+        say(f"failed to start: {exc}")
         await stack_stop()
         return 1
     await stop.wait()
-    _say("stopping: draining consumers")
+    say("stopping: draining consumers")
     await stack_stop()
-    _say("stopped")
+    say("stopped")
     return 0
 
 
@@ -187,9 +200,10 @@ async def _service(settings: Settings, name: str) -> int:
     from services.stack import Stack
 
     configure_tracing(os.environ.get("OTEL_SERVICE_NAME") or f"fte-{name}", settings.otlp_endpoint)
-    stack = Stack(settings, services=[name], say=_say)
+    log = logging.getLogger(f"fte.{name}")
+    stack = Stack(settings, services=[name], say=log.info)
     try:
-        return await _run_until_signalled(stack.start, stack.stop)
+        return await _run_until_signalled(stack.start, stack.stop, say=log.info)
     finally:
         shutdown_tracing()
 

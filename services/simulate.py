@@ -89,5 +89,5 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _default_sender(channel: str, i: int) -> str:
     if channel == "whatsapp":
-        return f"+1555010{i % 100:02d}"
+        return f"+1555010{i % 10000:04d}"  # +1 555 010 xxxx: a possible number
     return f"customer{i % 100}@example.com"

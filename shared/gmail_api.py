@@ -1,21 +1,24 @@
 """A small async adapter over the Gmail API (google-api-python-client), used by ingress-gmail and the dispatcher.
 
 The client library is synchronous, so every call runs in a worker thread. The service object is built once from
-the discovery document that ships with the package (no network at start-up); every call gets its own
-``httplib2.Http`` because those are not thread-safe (the library's own advice), all sharing one set of credentials.
+the discovery document that ships with the package (no network at start-up); each worker thread uses
+its own ``httplib2.Http`` because those are not thread-safe (the library's own advice), all sharing one set of
+credentials.
 ``GMAIL_API_BASE_URL`` points the same code at a stand-in; production leaves it unset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import google.auth.exceptions
 import google_auth_httplib2
@@ -29,7 +32,7 @@ from googleapiclient.errors import HttpError
 from shared.settings import Settings
 
 SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
-_T = TypeVar("_T")
+GOOGLE_OAUTH2_ENDPOINT = "https://oauth2.googleapis.com/token"
 
 
 class GmailApiError(Exception):
@@ -64,7 +67,20 @@ def load_credentials(path: str, *, mailbox: str) -> Credentials:
     if kind == "service_account":
         return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES), subject=mailbox)
     if kind == "authorized_user":
-        return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+        missing = {"client_id", "client_secret", "refresh_token"} - info.keys()
+        if missing:
+            raise ValueError(f"{path}: the authorized_user file lacks {', '.join(sorted(missing))}")
+        # Built by hand: google-auth's from_authorized_user_info ignores the file's token_uri, which a stand-in
+        # (or a staging token service) needs; service-account files keep theirs anyway.
+        return user_credentials.Credentials(
+            token=None,
+            refresh_token=info["refresh_token"],
+            token_uri=info.get("token_uri") or GOOGLE_OAUTH2_ENDPOINT,
+            client_id=info["client_id"],
+            client_secret=info["client_secret"],
+            scopes=list(SCOPES),
+            quota_project_id=info.get("quota_project_id"),
+        )
     raise ValueError(f"{path}: expected a service_account or authorized_user credentials file, got type {kind!r}")
 
 
@@ -119,21 +135,39 @@ class GmailApi:
         self.mailbox = settings.gmail_mailbox
         self.timeout = timeout
         self._credentials = load_credentials(settings.gmail_credentials_file, mailbox=settings.gmail_mailbox)
+        self._local = threading.local()
         options = {"api_endpoint": _endpoint(settings.gmail_api_base_url)} if settings.gmail_api_base_url else None
+        # The service's own http is never used: every call passes this thread's connection.
         self._service = build(
-            "gmail", "v1", http=self._http(), static_discovery=True, cache_discovery=False, client_options=options
+            "gmail", "v1", http=httplib2.Http(), static_discovery=True, cache_discovery=False, client_options=options
         )
 
     def _http(self) -> google_auth_httplib2.AuthorizedHttp:
-        return google_auth_httplib2.AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self.timeout))
+        """This thread's connection (kept for reuse: one thread uses it at a time)."""
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=self.timeout))
+            self._local.http = http
+        return http
+
+    def _discard_http(self) -> None:
+        """After a timeout or a network error the connection's state is unknown: the next call opens a new one."""
+        http = getattr(self._local, "http", None)
+        self._local.http = None
+        if http is not None:
+            with contextlib.suppress(Exception):
+                http.close()
 
     async def _call(self, make: Callable[[Any], Any]) -> Any:
-        """Build the request from the users resource and execute it in a thread on a fresh connection."""
+        """Build the request from the users resource and execute it in a worker thread."""
 
         def run() -> Any:
             try:
                 return make(self._service.users()).execute(http=self._http())
+            except HttpError as exc:
+                raise _translate(exc) from exc
             except _TRANSPORT_ERRORS as exc:
+                self._discard_http()
                 raise _translate(exc) from exc
 
         return await asyncio.to_thread(run)

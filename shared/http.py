@@ -13,11 +13,26 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Scope
+from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.runtime import Runtime, ServiceGroup, ServiceParts
 
 UNTRACED_PATHS = ["/health", "/ready", "/metrics$", "/static"]
+
+
+def _drop_query_string(span: Span, scope: Scope) -> None:
+    """Query strings can carry emails and phone numbers (the staff lookup): spans keep the path only."""
+    if not scope.get("query_string") or not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in ("http.url", "url.full"):
+        url = attributes.get(key)
+        if isinstance(url, str):
+            span.set_attribute(key, url.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
 
 
 def web_dir() -> Path:
@@ -63,7 +78,11 @@ def build_app(runtime: Runtime, group: ServiceGroup, parts: Sequence[ServicePart
         route_handlers=handlers,
         template_config=TemplateConfig(directory=web_dir() / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=runtime.settings.max_body_bytes,
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig(exclude=UNTRACED_PATHS))],
+        plugins=[
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(exclude=UNTRACED_PATHS, server_request_hook_handler=_drop_query_string)
+            )
+        ],
         openapi_config=OpenAPIConfig(title="Customer Success mesh", version="0.1.0", path="/schema"),
         debug=debug,
         logging_config=None,

@@ -7,6 +7,7 @@ from subjects.consumers import CONSUMERS, ConsumerSpec, consumer
 from subjects.events import (
     Attachment,
     Channel,
+    DeliveryCallback,
     DeliveryEvent,
     EscalationEvent,
     Event,
@@ -26,6 +27,7 @@ __all__ = [
     "Attachment",
     "Channel",
     "ConsumerSpec",
+    "DeliveryCallback",
     "DeliveryEvent",
     "EscalationEvent",
     "Event",

@@ -50,6 +50,16 @@ DISPATCHER = ConsumerSpec(
     backoff_seconds=(10, 60, 300, 300, 300),
     max_deliver=6,
 )
+DISPATCHER_CALLBACKS = ConsumerSpec(
+    durable="dispatcher-callbacks",
+    stream=EVENTS.name,
+    filter_subject=Subjects.delivery_callback_all,
+    description="Applies providers' delivery callbacks to the messages' delivery status",
+    ack_wait_seconds=30,
+    # A callback can overtake the dispatcher's record of the provider id: wait a little for it.
+    backoff_seconds=(1, 2, 5, 15, 60),
+    max_deliver=8,
+)
 METRICS_INBOUND = ConsumerSpec(
     durable="metrics-inbound",
     stream=INBOUND.name,
@@ -76,6 +86,7 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     IDENTITY,
     AGENT,
     DISPATCHER,
+    DISPATCHER_CALLBACKS,
     METRICS_INBOUND,
     METRICS_OUTBOUND,
     METRICS_EVENTS,

@@ -92,6 +92,19 @@ class DeliveryEvent(_Event, tag="delivery.v1"):
     error: str | None = None
 
 
+class DeliveryCallback(_Event, tag="callback.v1"):
+    """A provider's report on a message we sent (a Twilio status callback), as the ingress received it.
+
+    Callbacks arrive late, repeated and out of order; the dispatcher applies them so that a
+    message's delivery status never moves backwards."""
+
+    channel: Channel
+    provider_message_id: str
+    status: DeliveryStatus
+    received_at: datetime
+    error_code: str | None = None
+
+
 class EscalationEvent(_Event, tag="escalation.v1"):
     channel: Channel
     ticket_id: str
@@ -109,7 +122,15 @@ class TicketStatusEvent(_Event, tag="ticket.status.v1"):
     previous: TicketStatus | None = None
 
 
-Event = InboundMessage | WorkItem | OutboundMessage | DeliveryEvent | EscalationEvent | TicketStatusEvent
+Event = (
+    InboundMessage
+    | WorkItem
+    | OutboundMessage
+    | DeliveryEvent
+    | EscalationEvent
+    | TicketStatusEvent
+    | DeliveryCallback
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Event)

@@ -23,6 +23,8 @@ class Subjects:
     escalation = f"{PREFIX}.events.escalation"
     ticket_status = f"{PREFIX}.events.ticket.status"
     delivery_all = f"{PREFIX}.events.delivery.*"
+    # Providers' delivery reports (Twilio status callbacks) as received, before they are applied.
+    delivery_callback_all = f"{PREFIX}.events.callback.*"
     alerts = f"{PREFIX}.events.alert"
 
     # JetStream advisories that feed the dead-letter relay.
@@ -44,6 +46,10 @@ class Subjects:
     @staticmethod
     def delivery(channel: ChannelName) -> str:
         return f"{PREFIX}.events.delivery.{channel}"
+
+    @staticmethod
+    def delivery_callback(channel: ChannelName) -> str:
+        return f"{PREFIX}.events.callback.{channel}"
 
     @staticmethod
     def dlq(stream: str, consumer: str) -> str:

@@ -17,6 +17,8 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from services.agent.embeddings import shared_embedder
+from services.agent.kb import embed_missing
 from services.fakes import RunningFake
 from shared.bus import Bus
 from shared.db import migrate
@@ -120,6 +122,7 @@ def settings(prepared: Servers, fakes: dict[str, RunningFake], stack_port: int) 
         host="127.0.0.1",
         port=stack_port,
         worker_concurrency=8,
+        staff_token="test-staff-token",
     )
 
 
@@ -130,6 +133,9 @@ async def stack(settings: Settings) -> AsyncIterator[object]:
 
     running = Stack(settings, demo=True)
     await running.start()
+    embedder = shared_embedder(running.settings)
+    if embedder is not None:  # answers are deterministic once every section is embedded
+        await embed_missing(running.runtime.pool, embedder)
     try:
         yield running
     finally:

@@ -62,6 +62,7 @@ class Draft:
     reason_code: str | None = None
     priority: str | None = None
     category: str | None = None
+    escalation_summary: str | None = None
     #: Why another brain answered instead (the provider was down, ...).
     fallback: str | None = None
     tool_calls: list[str] = field(default_factory=list)

@@ -23,9 +23,9 @@ from prometheus_client import Counter
 from services.agent.brain import MIN_SCORE, AgentTools, Brain, Citation, Draft, HistoryEntry, Question
 from services.agent.policy import Priority, load_policy
 from services.agent.retrieval import Hit
-from services.ingress_web.form import CATEGORIES
 from shared.settings import Settings
 from shared.telemetry import tracer
+from shared.tickets import CATEGORY_VALUES
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
@@ -57,7 +57,6 @@ Rules:
 """
 
 OTHER_REASON = "other"
-TICKET_STATUSES = ("open", "processing", "answered", "resolved")
 
 # Tool arguments. Docstrings and field descriptions become the JSON schemas the model sees.
 
@@ -196,14 +195,9 @@ def citations_for(cited: Sequence[int], hits: dict[int, Hit]) -> list[Citation]:
     return citations
 
 
-# Fields a newer Draft may carry; set only when it has them (so this brain needs no lockstep change).
-_DRAFT_FIELDS = {f.name for f in dataclasses.fields(Draft)}
-
-
 def draft_from(conv: Conversation, brain: str) -> Draft:
     citations = citations_for(conv.cited, conv.hits)
     escalation = conv.escalation
-    extra: dict[str, Any] = {"ticket_status": conv.status, "escalation_summary": escalation and escalation.summary}
     return Draft(
         answer=conv.answer or "",
         grounded=bool(citations) and conv.answer is not None,
@@ -217,7 +211,7 @@ def draft_from(conv: Conversation, brain: str) -> Draft:
         category=conv.category,
         tool_calls=conv.tool_calls,
         retrieval_scores=conv.scores,
-        **{k: v for k, v in extra.items() if k in _DRAFT_FIELDS and v is not None},
+        escalation_summary=escalation.summary if escalation else None,
     )
 
 
@@ -282,7 +276,7 @@ class OpenAIBrain:
         heartbeat_every: float = 10,
         *,
         reason_codes: Sequence[str] | None = None,
-        categories: Sequence[str] = tuple(value for value, _ in CATEGORIES),
+        categories: Sequence[str] = CATEGORY_VALUES,
         min_score: float = MIN_SCORE,
     ) -> None:
         self.client = client
@@ -292,7 +286,7 @@ class OpenAIBrain:
         self.deadline_seconds = deadline_seconds
         self.heartbeat_every = heartbeat_every
         self.min_score = min_score
-        codes = list(reason_codes) if reason_codes is not None else [r.reason_code for r in load_policy().triggers]
+        codes = list(reason_codes) if reason_codes is not None else policy_reason_codes(None)
         self.choices: dict[str, Sequence[str]] = {
             "reason_code": [*codes, OTHER_REASON] if OTHER_REASON not in codes else codes,
             "category": list(categories),
@@ -453,8 +447,9 @@ def build_brain(settings: Settings, fallback: Brain) -> Brain:
         max_retries=DEFAULT_MAX_RETRIES,
         timeout=REQUEST_TIMEOUT_SECONDS,
     )
-    return OpenAIBrain(client, settings.model, fallback, reason_codes=_reason_codes(settings))
+    return OpenAIBrain(client, settings.model, fallback, reason_codes=policy_reason_codes(settings.policy_file))
 
 
-def _reason_codes(settings: Settings) -> list[str]:
-    return [rule.reason_code for rule in load_policy(settings.policy_file).triggers if rule.enabled]
+def policy_reason_codes(policy_file: str | None) -> list[str]:
+    """The escalation reason codes of the company's policy: what escalate_to_human accepts (plus 'other')."""
+    return [rule.reason_code for rule in load_policy(policy_file).triggers if rule.enabled]

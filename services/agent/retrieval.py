@@ -116,11 +116,13 @@ class HybridRetriever:
 
     async def search(self, query: str, *, limit: int = 5) -> list[Hit]:
         text_hits = await self.text.search(query, limit=CANDIDATES)
-        vector_hits = await self._vector_search(query) if self.embedder else []
+        vector_hits, similarity = await self._vector_search(query, [h.chunk_id for h in text_hits])
         fused: dict[int, float] = {}
         by_id: dict[int, Hit] = {}
         text_scores = {h.chunk_id: h.text_score for h in text_hits}
-        vector_scores = {h.chunk_id: h.score for h in vector_hits}
+        # Every candidate's similarity, also for keyword hits outside the vector top list: a keyword
+        # match alone is not trusted when the passage is semantically far from the question.
+        vector_scores = {**similarity, **{h.chunk_id: h.score for h in vector_hits}}
         for ranked in (text_hits, vector_hits):
             for rank, hit in enumerate(ranked):
                 fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -140,8 +142,10 @@ class HybridRetriever:
             for cid in order
         ]
 
-    async def _vector_search(self, query: str) -> list[Hit]:
-        assert self.embedder is not None
+    async def _vector_search(self, query: str, also: list[int]) -> tuple[list[Hit], dict[int, float]]:
+        """The nearest passages, and the similarity of the ``also`` passages (when embedded)."""
+        if self.embedder is None:
+            return [], {}
         [vector] = await self.embedder.embed([query])
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL hnsw.ef_search = 64")
@@ -152,10 +156,17 @@ class HybridRetriever:
                 _as_vector(vector),
                 CANDIDATES,
             )
-        return [
+            extra = await conn.fetch(
+                """SELECT id, 1 - (embedding <=> $1) AS similarity FROM knowledge_chunks
+                   WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL""",
+                _as_vector(vector),
+                also,
+            )
+        hits = [
             Hit(r["id"], r["document"], r["title"], r["heading_path"], r["content"], float(r["similarity"]))
             for r in rows
         ]
+        return hits, {r["id"]: float(r["similarity"]) for r in extra}
 
 
 def _as_vector(values: list[float]) -> object:

@@ -109,6 +109,7 @@ class AgentHandler:
                 if draft and decision.uses_citations
                 else (),
                 prior_contact=prior_contact(item.previous_channel, history),
+                handover=decision.escalate,
             )
         )
         latency_ms = int((time.perf_counter() - started) * 1000)
@@ -287,6 +288,7 @@ async def _escalate(
             {"channel": h.channel, "role": h.role, "content": h.content[:2000], "at": h.created_at.isoformat()}
             for h in history
         ],
+        "brain_summary": draft.escalation_summary if draft else None,
         "tried": {
             "brain": draft.brain if draft else None,
             "citations": [c.heading_path for c in draft.citations] if draft else [],
@@ -315,7 +317,7 @@ async def _escalate(
             customer_id=item.customer_id,
             reason_code=decision.reason_code,
             priority=decision.priority,  # type: ignore[arg-type]
-            summary=(inbound.subject or inbound.content)[:200],
+            summary=((draft.escalation_summary if draft else None) or inbound.subject or inbound.content)[:200],
         ),
     )
 

@@ -32,6 +32,7 @@ WHATSAPP_MAX_PARTS = 4
 
 EMAIL_CLOSING = "If anything is unclear, simply reply to this email."
 WEB_CLOSING = "If this does not solve it, reply here and we will take it from there."
+HANDOVER_CLOSING = "If there is anything you would like to add, simply reply and it will reach the same person."
 CUT_NOTE = "(The full article is linked in our help center.)"
 MORE_NOTE = "Reply MORE for the rest."
 FALLBACK_BRAND = "Customer Support"
@@ -71,6 +72,8 @@ class VoiceInput:
     brand: str
     citations: tuple[str, ...] = ()
     prior_contact: str | None = None
+    #: The body hands the conversation to a person: the closing invites details, not a retry.
+    handover: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class _Fields:
     ticket_ref: str
     citations: tuple[str, ...]
     prior: str | None
+    handover: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def _fields(item: VoiceInput) -> _Fields:
     brand = _clip_chars(_clip_words(_inline(item.brand), _MAX_BRAND_WORDS), _MAX_BRAND_CHARS) or FALLBACK_BRAND
     prior = _clip_words(_inline(item.prior_contact), _MAX_PRIOR_WORDS) or None
     ref = _clip_chars(_plain(item.ticket_ref), _MAX_REF_CHARS)
-    return _Fields(_first_name(item.customer_name), brand, ref, _citations(item.citations), prior)
+    return _Fields(_first_name(item.customer_name), brand, ref, _citations(item.citations), prior, item.handover)
 
 
 def _first_name(name: str | None) -> str | None:
@@ -407,7 +411,7 @@ def _email_sections(fields: _Fields, answer: tuple[_Block, ...], cut: bool) -> l
         *answer,
         *([_para(CUT_NOTE)] if cut else []),
         *_sources(fields),
-        _para(EMAIL_CLOSING),
+        _para(HANDOVER_CLOSING if fields.handover else EMAIL_CLOSING),
         _Block("lines", ("Kind regards,", fields.brand)),
         _para(f"Ticket reference: {fields.ticket_ref}"),
     ]
@@ -420,7 +424,7 @@ def _web_sections(fields: _Fields, answer: tuple[_Block, ...], cut: bool) -> lis
         *answer,
         *([_para(CUT_NOTE)] if cut else []),
         *_sources(fields),
-        _para(WEB_CLOSING),
+        _para(HANDOVER_CLOSING if fields.handover else WEB_CLOSING),
         _para(fields.brand),
     ]
 

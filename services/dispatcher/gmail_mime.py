@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr, parseaddr
-from datetime import UTC, datetime
+from email.utils import format_datetime, formataddr, getaddresses
 
 MAX_REFERENCES = 20
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
@@ -82,8 +82,11 @@ def text_to_html(text: str) -> str:
 
 
 def recipient_address(recipient: str | None) -> str:
-    address = parseaddr(_one_line(recipient or ""))[1].strip()
-    if not address or not _ADDRESS.match(address):
+    """The one address the reply goes to; anything else (several, line breaks, malformed) is refused."""
+    value = recipient or ""
+    pairs = getaddresses([value])
+    address = pairs[0][1].strip() if len(pairs) == 1 else ""
+    if re.search(r"[\r\n]", value) or not address or not _ADDRESS.match(address):
         raise InvalidReply("the reply has no valid recipient address")
     return address
 
@@ -99,6 +102,7 @@ def build_reply(
     message_id: str,
     threading: Threading,
     date: datetime | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((_one_line(sender_name or ""), mailbox)) if sender_name else mailbox
@@ -113,8 +117,12 @@ def build_reply(
         msg["References"] = " ".join(references)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
+    for name, value in (extra_headers or {}).items():
+        msg[name] = _one_line(value)
     msg.set_content(body_text, subtype="plain", charset="utf-8")
-    msg.add_alternative(body_html if body_html is not None else text_to_html(body_text), subtype="html", charset="utf-8")
+    msg.add_alternative(
+        body_html if body_html is not None else text_to_html(body_text), subtype="html", charset="utf-8"
+    )
     return msg
 
 
@@ -129,4 +137,10 @@ def _one_line(value: str) -> str:
 
 
 def message_ids(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(m for v in values for m in (_MSG_ID.findall(v) or ([n] if (n := normalize_msg_id(v)) else [])))
+    """Every Message-ID found in ``values`` (bare ids get their angle brackets), in order."""
+    found: list[str] = []
+    for value in values:
+        ids = _MSG_ID.findall(value)
+        single = normalize_msg_id(value)
+        found.extend(ids or ([single] if single else []))
+    return tuple(found)

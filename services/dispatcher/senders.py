@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import asyncpg
+
 from shared.settings import Settings
 from subjects import OutboundMessage
 
@@ -46,13 +48,15 @@ class WebSender:
         return None
 
 
-def build_senders(settings: Settings) -> dict[str, Sender]:
-    """The senders of every configured channel."""
+def build_senders(settings: Settings, pool: asyncpg.Pool | None = None) -> dict[str, Sender]:
+    """The senders of every configured channel (WhatsApp keeps per-part send state in ``pool``)."""
     senders: dict[str, Sender] = {"web": WebSender()}
     if settings.whatsapp_configured:
         from services.dispatcher.whatsapp import WhatsAppSender
 
-        senders["whatsapp"] = WhatsAppSender(settings)
+        if pool is None:
+            raise ValueError("the WhatsApp sender needs the database pool")
+        senders["whatsapp"] = WhatsAppSender(settings, pool=pool)
     if settings.gmail_configured:
         from services.dispatcher.gmail import GmailSender
 

@@ -18,6 +18,9 @@ from uuid import UUID
 import asyncpg
 
 from services.dispatcher.breaker import CircuitBreaker
+from services.dispatcher.callbacks import SPEC as CALLBACKS_SPEC
+from services.dispatcher.callbacks import CallbackHandler
+from services.dispatcher.delivery_status import advance
 from services.dispatcher.senders import Sender, SendError, build_senders
 from shared.channels import channel_states
 from shared.runtime import Runtime, ServiceParts
@@ -85,11 +88,15 @@ class DispatchHandler:
     ) -> None:
         failed = status == "failed"
         async with ctx.transaction() as tx:
+            # A provider's status callback may already have moved the message on: never backwards.
+            current = await tx.fetchval(
+                "SELECT delivery_status FROM messages WHERE id = $1 FOR UPDATE", UUID(message.message_id)
+            )
             await tx.execute(
                 """UPDATE messages SET delivery_status = $2, provider_message_id = COALESCE($3, provider_message_id)
                    WHERE id = $1""",
                 UUID(message.message_id),
-                status,
+                advance(current, status),
                 provider_id,
             )
             if failed:
@@ -197,7 +204,8 @@ async def _note_failure(pool: asyncpg.Pool, message: OutboundMessage, error: str
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    handler = DispatchHandler(build_senders(runtime.settings))
+    senders = build_senders(runtime.settings, runtime.pool)
+    handler = DispatchHandler(senders)
     worker = Worker(
         spec=SPEC,
         handler=handler,
@@ -205,4 +213,18 @@ def build(runtime: Runtime) -> ServiceParts:
         pool=runtime.pool,
         concurrency=runtime.settings.worker_concurrency,
     )
-    return ServiceParts(name="dispatcher", workers=[worker], channels=channel_states(runtime.settings))
+    callbacks = Worker(
+        spec=CALLBACKS_SPEC,
+        handler=CallbackHandler(),
+        bus=runtime.bus,
+        pool=runtime.pool,
+        concurrency=runtime.settings.worker_concurrency,
+        precheck=False,  # the handler's first statement is the guarded transaction
+    )
+    closers = [sender.aclose for sender in senders.values() if hasattr(sender, "aclose")]
+    return ServiceParts(
+        name="dispatcher",
+        workers=[worker, callbacks],
+        channels=channel_states(runtime.settings),
+        on_stop=closers,
+    )

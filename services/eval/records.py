@@ -34,6 +34,13 @@ class ReplyRecord:
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
     @property
+    def cited_documents(self) -> tuple[str, ...]:
+        """The knowledge-base documents the reply cites, in order, once each."""
+        citations = self.grounding.get("citations")
+        found = [c.get("document") for c in citations if isinstance(c, Mapping)] if isinstance(citations, list) else []
+        return tuple(dict.fromkeys(d for d in found if isinstance(d, str)))
+
+    @property
     def html(self) -> str | None:
         html = self._format.get("html")
         return html if isinstance(html, str) else None

@@ -32,7 +32,9 @@ DEFAULT_TRIGGERS: tuple[TriggerLabel, ...] = (
     ),
     TriggerLabel("pricing", r"\b(pric|quote|discount|negotiat|custom plan|enterprise deal)", ("pricing_negotiation",)),
     TriggerLabel("cancellation", r"\b(cancel|churn|terminat)", ("cancellation",)),
-    TriggerLabel("outage", r"\b(outage|incident|down\b|data loss|lost data|deleted data|service disruption)", ("incident",)),
+    TriggerLabel(
+        "outage", r"\b(outage|incident|down\b|data loss|lost data|deleted data|service disruption)", ("incident",)
+    ),
     TriggerLabel(
         "human request",
         r"\b(human|agent request|representative|real person|talk to (a|someone)|manager|escalation request)",

@@ -6,13 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("general", "General question"),
-    ("technical", "Technical problem"),
-    ("billing", "Billing"),
-    ("feedback", "Feedback"),
-    ("bug_report", "Bug report"),
-)
+from shared.tickets import CATEGORIES
+
 FIELDS = ("name", "email", "phone", "subject", "category", "message")
 MESSAGE_MIN, MESSAGE_MAX = 10, 5000
 

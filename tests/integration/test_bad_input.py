@@ -51,9 +51,7 @@ async def test_missing_fields_are_all_named(http: httpx.AsyncClient) -> None:
 
 
 async def test_html_form_errors_are_tied_to_fields(http: httpx.AsyncClient) -> None:
-    response = await http.post(
-        "/support/submit", data=submission(email="nope"), headers={"Accept": "text/html"}
-    )
+    response = await http.post("/support/submit", data=submission(email="nope"), headers={"Accept": "text/html"})
     assert response.status_code == 422
     assert 'id="email-error"' in response.text
     assert 'aria-invalid="true"' in response.text

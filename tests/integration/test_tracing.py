@@ -18,7 +18,8 @@ async def test_one_trace_from_the_form_to_the_delivery(http: httpx.AsyncClient, 
     def trace_of_ticket() -> list | None:
         finished = spans.get_finished_spans()
         publish = [
-            s for s in finished
+            s
+            for s in finished
             if s.kind == SpanKind.PRODUCER and s.attributes.get("messaging.message.id") == f"web:{ticket_id}"
         ]
         if not publish:

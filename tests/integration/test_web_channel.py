@@ -81,7 +81,3 @@ async def test_health_ready_and_channel_metrics(http: httpx.AsyncClient) -> None
     prometheus = await http.get("/metrics")
     assert "fte_messages_handled_total" in prometheus.text
 
-
-async def test_gmail_and_whatsapp_routes_answer_501_until_their_issue(http: httpx.AsyncClient) -> None:
-    assert (await http.post("/webhooks/gmail", json={})).status_code == 501
-    assert (await http.post("/webhooks/whatsapp", data={"Body": "hi"})).status_code == 501

@@ -553,3 +553,19 @@ def test_numbered_lists_keep_whole_items_in_order(lengths: list[int], channel: s
     lines = [line for part in reply.parts for line in unprefixed(part).split("\n")]
     markers = [line.split(" ", 1)[0] for line in lines if re.match(r"^\d+\. i", line)]
     assert markers == [f"{i}." for i in range(1, len(markers) + 1)]
+
+
+@pytest.mark.parametrize("channel", ["email", "web"])
+def test_a_handover_does_not_invite_a_retry(channel: str) -> None:
+    item = VoiceInput(
+        channel=channel,  # type: ignore[arg-type]
+        answer="I have passed your request to our team. A person will reply within 2 business hours.",
+        customer_name="Ana",
+        ticket_ref="T-1",
+        brand="Orbitly Support",
+        handover=True,
+    )
+    reply = format_reply(item)
+    assert "If this does not solve it" not in reply.text
+    assert "simply reply and it will reach the same person" in reply.text
+    assert check_format(reply) == []
