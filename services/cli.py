@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--submit-rate", type=float, default=200.0, help="rate of the submit-only phase")
     e2e.add_argument("--burst", type=int, default=1000, help="submissions of the throughput phase")
     e2e.add_argument("--data-dir", type=Path, default=None)
+    identity = bench_sub.add_parser("identity", help="customers across three channels over 7 simulated days")
+    identity.add_argument("--customers", type=int, default=500, help="people to generate")
+    identity.add_argument("--concurrency", type=int, default=100, help="people writing at the same time")
+    identity.add_argument("--seed", type=int, default=7)
+    identity.add_argument("--data-dir", type=Path, default=None)
 
     evaluate = sub.add_parser("eval", help="score the agent on a company's folder of labelled tickets")
     evaluate.add_argument("dir", type=Path, help="knowledge base (.md) and sample-tickets.json")
@@ -126,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         from services import dlq_cli
 
         return asyncio.run(dlq_cli.run(args, _require(settings.nats_url, "NATS_URL")))
+    if args.command == "bench" and args.bench_command == "identity":
+        from services import bench_identity
+
+        return asyncio.run(bench_identity.run(args))
     if args.command == "bench":
         from services import bench_e2e
 

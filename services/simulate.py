@@ -49,8 +49,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with httpx.AsyncClient(base_url=args.url.rstrip("/"), timeout=15) as client:
         if args.count <= 1 and args.text:
             sender = args.sender or _default_sender(args.channel, 0)
-            print(
-                await simulate_one(
+            try:
+                line = await simulate_one(
                     client,
                     settings,
                     channel=args.channel,
@@ -59,7 +59,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     subject=args.subject,
                     text=args.text,
                 )
-            )
+            except (ValueError, RuntimeError, httpx.HTTPError) as exc:  # a bad --from, a refused request
+                print(f"{args.channel}: failed: {exc}")
+                return 1
+            print(line)
             return 0
         channels = ["web", "whatsapp", "email"] if args.channel == "mixed" else [args.channel]
         rng = random.Random(args.seed)

@@ -162,6 +162,41 @@ def _html_to_markdown(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.out)).strip()
 
 
+_LIST_OR_ROW = re.compile(r"^\s*(?:\d+[.)]|[-*+](?: \[[ xX]\])?)\s+|^\s*\|")
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
+MIN_PASSAGE_CHARS = 12
+
+
+def passages(content: str) -> list[str]:
+    """A section's answer-sized pieces: each list item and table row, each sentence of prose."""
+    found: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        text = " ".join(prose).strip()
+        prose.clear()
+        found.extend(s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", text) if s)
+
+    for line in content.splitlines():
+        if not line.strip() or line.strip() == "---" or _TABLE_RULE.match(line):
+            flush()
+        elif _LIST_OR_ROW.match(line):
+            flush()
+            found.append(line)
+        else:
+            prose.append(line.strip())
+    flush()
+    cleaned = [_clean_passage(p) for p in found]
+    return [p for p in cleaned if len(p) >= MIN_PASSAGE_CHARS]
+
+
+def _clean_passage(text: str) -> str:
+    text = re.sub(r"^\s*(?:\d+[.)]|[-*+](?: \[[ xX]\])?)\s+", "", text)
+    text = text.replace("**", "").replace("`", "")
+    text = re.sub(r"\s*\|\s*", " | ", text).strip(" |")
+    return re.sub(r"\s+", " ", text).strip()
+
+
 @dataclass(frozen=True, slots=True)
 class IngestReport:
     added: int
@@ -197,11 +232,7 @@ async def ingest(
                 unchanged += 1
                 continue
             await conn.execute("DELETE FROM knowledge_chunks WHERE source = $1 AND document = $2", source, doc.name)
-            await conn.executemany(
-                """INSERT INTO knowledge_chunks (source, document, title, heading_path, position, content, content_hash)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-                [(source, c.document, c.title, c.heading_path, c.position, c.content, c.content_hash) for c in chunks],
-            )
+            await _insert(conn, source, chunks)
             added += 1
         removed = int(
             await conn.fetchval(
@@ -216,22 +247,56 @@ async def ingest(
     return IngestReport(added, unchanged, removed, chunk_count, embedded)
 
 
+async def _insert(conn: asyncpg.Connection, source: str, chunks: list[Chunk]) -> None:
+    rows = await conn.fetch(
+        """INSERT INTO knowledge_chunks (source, document, title, heading_path, position, content, content_hash)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
+           RETURNING id, position""",
+        source,
+        [c.document for c in chunks],
+        [c.title for c in chunks],
+        [c.heading_path for c in chunks],
+        [c.position for c in chunks],
+        [c.content for c in chunks],
+        [c.content_hash for c in chunks],
+    )
+    ids = {row["position"]: row["id"] for row in rows}
+    pieces = [(ids[c.position], i, text) for c in chunks for i, text in enumerate(passages(c.content))]
+    await conn.executemany("INSERT INTO knowledge_passages (chunk_id, position, content) VALUES ($1, $2, $3)", pieces)
+
+
 async def embed_missing(pool: asyncpg.Pool, embedder: Embedder, *, batch: int = 64) -> int:
-    """Embed every section that has no embedding from this embedder yet; returns how many."""
+    """Embed every section and passage that has no embedding from this embedder yet; returns how many
+    sections were embedded."""
+    sections = await _embed_table(
+        pool,
+        embedder,
+        batch,
+        select="""SELECT id, heading_path || E'\n' || content AS text FROM knowledge_chunks
+                  WHERE embedding IS NULL OR embedded_with IS DISTINCT FROM $1 ORDER BY id LIMIT $2""",
+        update="UPDATE knowledge_chunks SET embedding = $2, embedded_with = $3 WHERE id = $1",
+    )
+    await _embed_table(
+        pool,
+        embedder,
+        batch,
+        select="""SELECT p.id, c.heading_path || ': ' || p.content AS text
+                  FROM knowledge_passages p JOIN knowledge_chunks c ON c.id = p.chunk_id
+                  WHERE p.embedding IS NULL OR p.embedded_with IS DISTINCT FROM $1 ORDER BY p.id LIMIT $2""",
+        update="UPDATE knowledge_passages SET embedding = $2, embedded_with = $3 WHERE id = $1",
+    )
+    return sections
+
+
+async def _embed_table(pool: asyncpg.Pool, embedder: Embedder, batch: int, *, select: str, update: str) -> int:
     done = 0
     while True:
-        rows = await pool.fetch(
-            """SELECT id, heading_path, content FROM knowledge_chunks
-               WHERE embedding IS NULL OR embedded_with IS DISTINCT FROM $1 ORDER BY id LIMIT $2""",
-            embedder.name,
-            batch,
-        )
+        rows = await pool.fetch(select, embedder.name, batch)
         if not rows:
             return done
-        vectors = await embedder.embed([f"{r['heading_path']}\n{r['content']}" for r in rows])
+        vectors = await embedder.embed([r["text"] for r in rows])
         await pool.executemany(
-            "UPDATE knowledge_chunks SET embedding = $2, embedded_with = $3 WHERE id = $1",
-            [(r["id"], _vector(v), embedder.name) for r, v in zip(rows, vectors, strict=True)],
+            update, [(r["id"], _vector(v), embedder.name) for r, v in zip(rows, vectors, strict=True)]
         )
         done += len(rows)
 

@@ -143,30 +143,59 @@ class HybridRetriever:
         ]
 
     async def _vector_search(self, query: str, also: list[int]) -> tuple[list[Hit], dict[int, float]]:
-        """The nearest passages, and the similarity of the ``also`` passages (when embedded)."""
+        """The sections nearest to the question (a section is as near as its nearest passage), and
+        the similarity of the ``also`` sections (when embedded)."""
         if self.embedder is None:
             return [], {}
         [vector] = await self.embedder.embed([query])
+        query_vector = _as_vector(vector)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL hnsw.ef_search = 64")
-            rows = await conn.fetch(
-                """SELECT id, document, title, heading_path, content, 1 - (embedding <=> $1) AS similarity
-                   FROM knowledge_chunks WHERE embedding IS NOT NULL
-                   ORDER BY embedding <=> $1 LIMIT $2""",
-                _as_vector(vector),
+            await conn.execute("SET LOCAL hnsw.ef_search = 100")
+            nearest = await conn.fetch(
+                """SELECT chunk_id, 1 - (embedding <=> $1) AS similarity FROM knowledge_passages
+                   WHERE embedding IS NOT NULL ORDER BY embedding <=> $1 LIMIT $2""",
+                query_vector,
+                CANDIDATES * 4,
+            )
+            whole = await conn.fetch(
+                """SELECT id AS chunk_id, 1 - (embedding <=> $1) AS similarity FROM knowledge_chunks
+                   WHERE embedding IS NOT NULL ORDER BY embedding <=> $1 LIMIT $2""",
+                query_vector,
                 CANDIDATES,
             )
             extra = await conn.fetch(
-                """SELECT id, 1 - (embedding <=> $1) AS similarity FROM knowledge_chunks
-                   WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL""",
-                _as_vector(vector),
+                """SELECT chunk_id, max(similarity) AS similarity FROM (
+                       SELECT chunk_id, 1 - (embedding <=> $1) AS similarity FROM knowledge_passages
+                       WHERE chunk_id = ANY($2::bigint[]) AND embedding IS NOT NULL
+                       UNION ALL
+                       SELECT id, 1 - (embedding <=> $1) FROM knowledge_chunks
+                       WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL) s
+                   GROUP BY chunk_id""",
+                query_vector,
                 also,
             )
+            best: dict[int, float] = {}
+            for row in [*nearest, *whole]:
+                best[row["chunk_id"]] = max(best.get(row["chunk_id"], -1.0), float(row["similarity"]))
+            top = sorted(best, key=lambda cid: -best[cid])[:CANDIDATES]
+            rows = await conn.fetch(
+                "SELECT id, document, title, heading_path, content FROM knowledge_chunks WHERE id = ANY($1::bigint[])",
+                top,
+            )
+        by_id = {r["id"]: r for r in rows}
         hits = [
-            Hit(r["id"], r["document"], r["title"], r["heading_path"], r["content"], float(r["similarity"]))
-            for r in rows
+            Hit(
+                cid,
+                by_id[cid]["document"],
+                by_id[cid]["title"],
+                by_id[cid]["heading_path"],
+                by_id[cid]["content"],
+                best[cid],
+            )
+            for cid in top
+            if cid in by_id
         ]
-        return hits, {r["id"]: float(r["similarity"]) for r in extra}
+        return hits, {r["chunk_id"]: float(r["similarity"]) for r in extra}
 
 
 def _as_vector(values: list[float]) -> object:

@@ -16,6 +16,7 @@ import base64
 import contextvars
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -146,6 +147,15 @@ class PartStore:
             index,
         )
 
+    async def known(self, sids: list[str]) -> set[str]:
+        """Which of these provider ids are already recorded as some part."""
+        rows = await self.pool.fetch(
+            """SELECT provider_message_id FROM provider_message_parts
+               WHERE channel = 'whatsapp' AND provider_message_id = ANY($1::text[])""",
+            sids,
+        )
+        return {row["provider_message_id"] for row in rows}
+
     async def last_inbound(self, customer_id: UUID) -> datetime | None:
         return await self.pool.fetchval(
             """SELECT max(created_at) FROM messages
@@ -165,7 +175,7 @@ class WhatsAppSender:
         *,
         pool: asyncpg.Pool,
         timeout: float = DEFAULT_TIMEOUT,
-        clock: Any = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not settings.whatsapp_configured or not settings.twilio_whatsapp_from:
             raise ValueError("WhatsApp needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
@@ -194,6 +204,8 @@ class WhatsAppSender:
         to = self._recipient(message)
         items = await self._plan(message)
         rows = await self.store.prepare(UUID(message.message_id), items[0].kind, len(items))
+        if len(rows) != len(items):  # only if the way replies are cut changed between two attempts
+            raise SendError(f"the reply has {len(items)} parts now and {len(rows)} before", permanent=True)
         sids = await self._reconcile(message, to, items, rows)
         for index, (item, sid) in enumerate(zip(items, sids, strict=True)):
             if sid is None:
@@ -207,6 +219,8 @@ class WhatsAppSender:
         if not rows:
             return None
         items = await self._plan(message)
+        if len(rows) != len(items):
+            return None  # send() explains
         sids = await self._reconcile(message, self._recipient(message), items, rows)
         return sids[0] if all(sids) else None
 
@@ -262,8 +276,9 @@ class WhatsAppSender:
             )
         except (TwilioException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise SendError(f"could not look up an earlier attempt at Twilio: {_describe(exc)}") from exc
+        taken = exclude | await self.store.known([str(record.sid) for record in found])
         for record in reversed(found):  # oldest first: the attempt's own message
-            if record.sid in exclude:
+            if record.sid in taken:  # another part, or another reply with the same text
                 continue
             created = record.date_created
             if isinstance(created, datetime) and created < since - LOOKUP_SLACK:

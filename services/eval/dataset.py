@@ -125,16 +125,27 @@ def tickets_path(root: Path) -> Path:
     raise DatasetError(f"no {TICKETS_FILE} in {root} or {root / CONTEXT_DIR}")
 
 
+# Files that describe the evaluation itself (expected behaviour ticket by ticket): ingesting them would
+# leak the labels into the knowledge base the agent answers from.
+EVALUATION_NOTES = re.compile(r"readme|edge[-_ ]?cases?|test[-_ ]?cases?|expected|evaluation|sample[-_ ]?tickets", re.I)
+
+
 def knowledge_base_files(root: Path) -> list[Path]:
-    """Top-level ``.md`` files (but the folder's README) and every ``.md`` under ``context/``, in a stable order."""
-    top = [p for p in root.iterdir() if _is_markdown(p) and p.stem.lower() != "readme"]
+    """Top-level ``.md`` files and every ``.md`` under ``context/``, in a stable order, without the folder's
+    README and notes about the evaluation itself."""
+    top = [p for p in root.iterdir() if _is_markdown(p)]
     context = root / CONTEXT_DIR
     nested = [p for p in context.rglob("*") if _is_markdown(p)] if context.is_dir() else []
     return sorted(top) + sorted(nested)
 
 
 def _is_markdown(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == KB_SUFFIX and not path.name.startswith(".")
+    return (
+        path.is_file()
+        and path.suffix.lower() == KB_SUFFIX
+        and not path.name.startswith(".")
+        and not EVALUATION_NOTES.search(path.stem)
+    )
 
 
 def parse_tickets(raw: object) -> tuple[list[Ticket], list[Skipped], list[str]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import nats
 
 from services.agent.embeddings import shared_embedder
 from services.agent.kb import IngestReport, collect_documents, ingest, source_of
@@ -63,10 +64,13 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     for warning in dataset.warnings:
         _say(f"warning: {warning}")
-    temp = None if args.data_dir else Path(tempfile.mkdtemp(prefix="fte-eval"))
-    data_dir = Path(args.data_dir or temp) / "data"  # type: ignore[arg-type]
+    temp: Path | None = None
+    if args.data_dir:
+        base = Path(args.data_dir)
+    else:
+        base = temp = Path(tempfile.mkdtemp(prefix="fte-eval"))
     try:
-        return await _evaluate(dataset, data_dir, args)
+        return await _evaluate(dataset, base / "data", args)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
@@ -86,6 +90,9 @@ async def _evaluate(dataset: Dataset, data_dir: Path, args: argparse.Namespace) 
         try:
             settings = Settings.from_env({**os.environ, **stack.env})
             info, scores = await _run_tickets(dataset, stack, settings, args, simulate=bool(fakes), began=began)
+        except (OSError, asyncpg.PostgresError, nats.errors.Error) as exc:
+            _say(f"the evaluation could not run against the stack: {type(exc).__name__}: {exc}")
+            return 1
         finally:
             await asyncio.to_thread(stack.stop)
     print(render_text(info, scores), flush=True)

@@ -12,7 +12,8 @@ the credentials file it writes:
   with a Pub/Sub envelope and an OIDC ID token signed by a key made at start (certificates at
   ``/oauth2/v1/certs``, Google's format); a refused push is retried a few times, as Pub/Sub would.
 - Admin under ``/_fake/``: deliver a customer mail (fields or raw RFC 822), list sent mail, push now, forget
-  history, program send failures (500s, 429 with Retry-After, accept-then-hang, down) and read counters.
+  history, program failures (500s, 429 with Retry-After, accept-then-hang, down; on sends by default, or on
+  another call such as ``messages.get``) and read counters.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 
 import httpx
 from litestar import Litestar, Request, Response, delete, get, post
+from litestar.datastructures import State
 
 from services.fakes import RunningFake
 from services.fakes.gmail_mailbox import BadMessage, FakeMailbox, HistoryGone, StoredMessage, UnknownThread
@@ -71,11 +73,13 @@ def _google_error(_: Request, exc: GoogleError) -> Response[Any]:
 
 
 @dataclass
-class SendFailure:
-    """``mode``: error (answer ``status``), rate_limit (429 + Retry-After), hang (store, then answer only after
-    ``seconds``), down (every send gets 503 until cleared). ``remaining`` None: until cleared."""
+class ProgrammedFailure:
+    """``mode``: error (answer ``status``), rate_limit (429 + Retry-After), hang (a send is stored, then answered
+    only after ``seconds``), down (503 until cleared). ``remaining`` None: until cleared. ``api``: the call that
+    fails (``messages.send``, ``messages.get``, ``history.list``...)."""
 
     mode: str
+    api: str = "messages.send"
     remaining: int | None = None
     status: int = 500
     retry_after: float | None = None
@@ -96,7 +100,7 @@ class FakeGmail:
         self.watch_topic: str | None = None
         self.watch_calls = 0
         self.auto_push = True
-        self.failure: SendFailure | None = None
+        self.failure: ProgrammedFailure | None = None
         self.counters: dict[str, int] = {}
         self.pushes: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -202,12 +206,12 @@ class FakeGmail:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    # ------------------------------------------------------------------ send failures
+    # ------------------------------------------------------------------ programmed failures
 
-    async def before_send(self) -> None:
-        """Raise the programmed failure, if any (a hang is handled after the message is stored)."""
+    def fail_if_programmed(self, api: str) -> None:
+        """Raise the programmed failure of ``api``, if any (a hang is handled after a send is stored)."""
         failure = self.failure
-        if failure is None or failure.mode == "hang":
+        if failure is None or failure.api != api or failure.mode == "hang":
             return
         self._consume(failure)
         if failure.mode == "rate_limit":
@@ -218,12 +222,12 @@ class FakeGmail:
 
     async def after_send(self) -> None:
         failure = self.failure
-        if failure is not None and failure.mode == "hang":
+        if failure is not None and failure.mode == "hang" and failure.api == "messages.send":
             self._consume(failure)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=failure.seconds)
 
-    def _consume(self, failure: SendFailure) -> None:
+    def _consume(self, failure: ProgrammedFailure) -> None:
         if failure.remaining is not None:
             failure.remaining -= 1
             if failure.remaining <= 0:
@@ -237,18 +241,12 @@ class FakeGmail:
             exception_handlers={GoogleError: _google_error},
             logging_config=None,
             openapi_config=None,
-            state=_state(self),
+            state=State({"fake": self}),
         )
 
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _state(fake: FakeGmail) -> Any:
-    from litestar.datastructures import State
-
-    return State({"fake": fake})
 
 
 def _fake(request: Request) -> FakeGmail:
@@ -317,6 +315,7 @@ def _api_handlers() -> list[Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("history.list")
+        fake.fail_if_programmed("history.list")
         query = request.query_params
         start = query.get("startHistoryId")
         if not start or not str(start).isdigit():
@@ -360,6 +359,7 @@ def _api_handlers() -> list[Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("messages.get")
+        fake.fail_if_programmed("messages.get")
         fmt = request.query_params.get("format") or "full"
         headers = request.query_params.getall("metadataHeaders") if "metadataHeaders" in request.query_params else []
         return fake.message(message_id).resource(fmt, headers)
@@ -369,7 +369,7 @@ def _api_handlers() -> list[Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("messages.send")
-        await fake.before_send()
+        fake.fail_if_programmed("messages.send")
         body = await request.json()
         try:
             raw = base64.urlsafe_b64decode(str(body.get("raw", "")) + "=" * (-len(str(body.get("raw", ""))) % 4))
@@ -462,8 +462,9 @@ def _admin_handlers() -> list[Any]:
         if mode not in ("error", "rate_limit", "hang", "down"):
             raise GoogleError(400, "mode: error, rate_limit, hang or down", "invalidArgument")
         count = data.get("count")
-        _fake(request).failure = SendFailure(
+        _fake(request).failure = ProgrammedFailure(
             mode=mode,
+            api=str(data.get("api") or "messages.send"),
             remaining=None if mode == "down" or count is None else int(count),
             status=int(data.get("status") or 500),
             retry_after=None if data.get("retry_after") is None else float(data["retry_after"]),

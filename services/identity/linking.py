@@ -174,7 +174,7 @@ def name_key(name: str | None) -> str | None:
     if not name:
         return None
     decomposed = unicodedata.normalize("NFKD", name)
-    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch not in "'\u2019").casefold()
     words = "".join(ch if ch.isalpha() else " " for ch in letters).split()
     words = [w for w in words if len(w) >= 2]
     if len(words) < 2:

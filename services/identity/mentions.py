@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
-
 from services.identity.linking import Mention
 from services.identity.normalize import InvalidIdentifier, normalize_email, normalize_phone
 
@@ -18,6 +16,9 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 # A sentence ends at . ! ? or a line break followed by space (dots inside addresses do not end one).
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
 _WINDOW = 60
+# A phone-looking run (what normalize_phone accepts: prefixes, +, 00, brackets, separators); the
+# normaliser decides whether it is a possible number.
+_PHONE = re.compile(r"(?<![\w+@.])(?:(?:whatsapp|tel):)?\+?\(?\d[\d \t().\-/]{5,22}\d(?![\w@])", re.IGNORECASE)
 
 _SELF = frozenset({"my", "me", "mine", "myself", "i", "i'm", "im", "i've", "i'd", "i'll"})
 # Words that make the identifier someone else's, an old one, or not an identifier at all.
@@ -84,16 +85,15 @@ def self_mentions(text: str, *, default_region: str, limit: int = 5) -> list[Men
         if _claimed(text, match.start(), match.end()):
             found.append((match.start(), Mention("email", value, _excerpt(text, match.start(), match.end()))))
     emails = [(m.start(), m.end()) for m in _EMAIL.finditer(text)]
-    matcher = phonenumbers.PhoneNumberMatcher(text, default_region.upper(), leniency=phonenumbers.Leniency.POSSIBLE)
-    for match in matcher:
-        if any(start <= match.start < end for start, end in emails):
+    for match in _PHONE.finditer(text):
+        if any(start <= match.start() < end for start, end in emails):
             continue
         try:
-            value = normalize_phone(match.raw_string, default_region=default_region)
+            value = normalize_phone(match.group(0), default_region=default_region)
         except InvalidIdentifier:
             continue
-        if _claimed(text, match.start, match.end):
-            found.append((match.start, Mention("phone", value, _excerpt(text, match.start, match.end))))
+        if _claimed(text, match.start(), match.end()):
+            found.append((match.start(), Mention("phone", value, _excerpt(text, match.start(), match.end()))))
     seen: set[tuple[str, str]] = set()
     mentions: list[Mention] = []
     for _, mention in sorted(found, key=lambda item: item[0]):

@@ -27,8 +27,12 @@ def customer_lock_key(customer_id: UUID) -> str:
 
 async def lock_identifiers(tx: asyncpg.Connection, keys: Iterable[Key]) -> None:
     """Serialise first contacts of the same person across replicas (sorted: no deadlocks)."""
-    for kind, value in sorted(set(keys)):
-        await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"identity:{kind}:{value}")
+    names = sorted({f"identity:{kind}:{value}" for kind, value in keys})
+    await tx.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended(name, 0))
+           FROM (SELECT unnest($1::text[]) AS name ORDER BY 1) AS sorted_names""",
+        names,
+    )
 
 
 async def lock_customer(tx: asyncpg.Connection, customer_id: UUID) -> None:

@@ -43,7 +43,11 @@ async def customer_view(conn: asyncpg.Connection, customer_id: UUID) -> dict[str
     suggestions = await conn.fetch(
         """SELECT id, kind, status, customer_id, other_customer_id, identifier_kind, identifier_value, evidence,
                   created_at, decided_at, decided_by, decision_reason
-           FROM link_suggestions WHERE customer_id = $1 OR other_customer_id = $1 ORDER BY id""",
+           FROM link_suggestions
+           WHERE customer_id = $1 OR other_customer_id = $1
+              OR (identifier_kind, identifier_value) IN (
+                  SELECT kind, value FROM customer_identifiers WHERE customer_id = $1)
+           ORDER BY id""",
         customer_id,
     )
     merges = await conn.fetch(

@@ -1,1 +1,1 @@
-"""ingress-gmail: Gmail Pub/Sub push notifications in (the provider integration is its own issue)."""
+"""ingress-gmail: verified Gmail Pub/Sub pushes in; new customer mail published to ``fte.inbound.email``."""

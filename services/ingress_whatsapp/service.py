@@ -62,9 +62,7 @@ async def _verified_params(request: Request) -> Params:
 
 def _security_log(request: Request, problem: str) -> None:
     client = request.client.host if request.client else "-"
-    log.warning(
-        "security: rejected a WhatsApp webhook with a %s signature on %s from %s", problem, request.url.path, client
-    )
+    log.warning("security: rejected a WhatsApp webhook (%s signature) on %s from %s", problem, request.url.path, client)
 
 
 async def _publish(request: Request, subject: str, event: Event) -> None:

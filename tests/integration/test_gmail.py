@@ -18,6 +18,7 @@ import dataclasses
 import email
 import email.policy
 import json
+import logging
 import os
 import secrets
 import uuid
@@ -98,9 +99,10 @@ async def test_a_customer_mail_is_answered_in_its_gmail_thread(
 ) -> None:
     pool = stack.runtime.pool  # type: ignore[attr-defined]
     customer = unique_email("ana")
+    name = f"Ana Gmail-{customer[4:12]}"  # unique: a shared name would make other tests' same-name suggestions
     original = await _deliver(
         gmail,
-        **{"from": customer, "name": "Ana Ruiz", "subject": "Password reset"},
+        **{"from": customer, "name": name, "subject": "Password reset"},
         text="Hi,\nHow do I reset my password? I forgot it.\n\n"
         "On Mon, 1 Jan 2026 at 10:00, Bob <b@example.com> wrote:\n"
         "> an older message that must not reach the agent\n",
@@ -135,7 +137,7 @@ async def test_a_customer_mail_is_answered_in_its_gmail_thread(
     # The customer answers our reply in the same thread: the next reply carries the whole chain.
     follow_up = await _deliver(
         gmail,
-        **{"from": customer, "name": "Ana Ruiz", "subject": "Re: Password reset"},
+        **{"from": customer, "name": name, "subject": "Re: Password reset"},
         text="Thanks! And how do I invite a teammate?",
         in_reply_to=msg["Message-ID"],
         references=[original_id, msg["Message-ID"]],
@@ -242,7 +244,7 @@ async def isolated(stack: object, settings: Settings) -> AsyncIterator[Isolated]
         await fake.stop()
 
 
-async def test_forged_pushes_get_403_and_touch_nothing(isolated: Isolated) -> None:
+async def test_forged_pushes_get_403_and_touch_nothing(isolated: Isolated, caplog: pytest.LogCaptureFixture) -> None:
     delivered = await isolated.deliver()
     cursor = await isolated.cursor()
     calls_before = (await isolated.admin.get("/_fake/state")).json()["counters"]
@@ -256,8 +258,12 @@ async def test_forged_pushes_get_403_and_touch_nothing(isolated: Isolated) -> No
         "bad signature": impostor.mint(audience=isolated.audience, email=PUSH_SERVICE_ACCOUNT),
         "not a jwt": "abc",
     }
-    for case, token in forged.items():
-        assert await isolated.push(token=token) == 403, case
+    with caplog.at_level(logging.WARNING, logger="services.ingress_gmail.service"):
+        for case, token in forged.items():
+            assert await isolated.push(token=token) == 403, case
+    security = [r.getMessage() for r in caplog.records if r.getMessage().startswith("security: rejected a gmail push")]
+    assert len(security) == len(forged)
+    assert not any("@" in line for line in security)
     assert (await isolated.admin.get("/_fake/state")).json()["counters"] == calls_before  # Gmail never asked
     assert await isolated.cursor() == cursor
     assert await _customer_rows(isolated.runtime.pool, delivered["id"]) == 0
@@ -270,10 +276,25 @@ async def test_forged_pushes_get_403_and_touch_nothing(isolated: Isolated) -> No
 async def test_a_malformed_envelope_gets_400_and_another_mailbox_is_ignored(isolated: Isolated) -> None:
     assert await isolated.push(body={"message": {"data": "%%%"}}) == 400
     assert await isolated.push(body={"subscription": "x"}) == 400
+    assert await isolated.push(body={"message": {"data": "A" * 70_000}}) == 413
     other = isolated.fake.state.envelope(await isolated.history_id())  # type: ignore[attr-defined]
     notification = json.dumps({"emailAddress": "someone@elsewhere.example", "historyId": "1"}).encode()
     other["message"]["data"] = base64.b64encode(notification).decode()
     assert await isolated.push(body=other) == 204
+
+
+async def test_a_push_is_acknowledged_only_once_its_mail_is_published(isolated: Isolated) -> None:
+    delivered = await isolated.deliver()
+    cursor = await isolated.cursor()
+    await isolated.admin.post("/_fake/failures", json={"mode": "error", "api": "messages.get", "count": 1})
+    try:
+        assert await isolated.push() == 503  # Pub/Sub keeps the notification and retries
+    finally:
+        await isolated.admin.delete("/_fake/failures")
+    assert await isolated.cursor() == cursor
+    assert await _customer_rows(isolated.runtime.pool, delivered["id"]) == 0
+    assert await isolated.push() == 204  # the retry
+    await eventually(lambda: _customer_rows(isolated.runtime.pool, delivered["id"]))
 
 
 async def test_the_same_gmail_message_pushed_twice_is_one_message(isolated: Isolated) -> None:
@@ -407,7 +428,7 @@ async def dispatch(bus: Bus) -> AsyncIterator[Dispatch]:
 
 async def _reply_row(pool: asyncpg.Pool, *, channel: str, recipient: str, answers: str | None) -> OutboundMessage:
     """The rows a reply has by the time the dispatcher sees it (customer, conversation, ticket, message)."""
-    customer = await pool.fetchval("INSERT INTO customers (display_name) VALUES ('Ana Ruiz') RETURNING id")
+    customer = await pool.fetchval("INSERT INTO customers (display_name) VALUES ('Dispatch Test') RETURNING id")
     conversation = await pool.fetchval(
         "INSERT INTO conversations (customer_id, current_channel) VALUES ($1, $2) RETURNING id", customer, channel
     )

@@ -117,6 +117,16 @@ async def test_a_customer_message_is_answered_on_whatsapp_in_parts(
     )
     assert [(p["provider_message_id"], p["send_state"]) for p in parts] == [(m["sid"], "sent") for m in sent]
     assert reply["ticket_status"] in ("answered", "escalated")
+
+    async def delivery_counted() -> bool:  # one final delivery event, which metrics counted
+        return bool(
+            await _pool(stack).fetchval(
+                "SELECT true FROM processed_messages WHERE consumer = 'metrics-events' AND msg_id = $1",
+                f"delivery:final:{reply['id']}",
+            )
+        )
+
+    await eventually(delivery_counted)
     inbound = await _pool(stack).fetchrow(
         """SELECT m.content, c.display_name FROM messages m JOIN customers c ON c.id = m.customer_id
            WHERE m.ticket_id = $1 AND m.role = 'customer'""",

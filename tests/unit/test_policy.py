@@ -866,3 +866,18 @@ def test_acknowledgment_name_is_data_not_a_template(greeting_config) -> None:  #
 def test_acknowledgment_needs_a_ticket() -> None:
     with pytest.raises(ValueError):
         escalation_acknowledgment("security", name="Ana", ticket_ref=" ", now=TUESDAY_NOON, config=CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("And is the dedicated CSM a real person or an AI?", []),
+        ("Is your account manager an actual human?", []),
+        ("Do you offer non-profit discounts? Our budget is tight.", ["pricing_negotiation"]),
+        ("Do you have start-up discounts for small teams?", ["pricing_negotiation"]),
+        ("Is there a real person I can talk to?", ["human_requested"]),
+    ],
+)
+def test_questions_about_people_and_hyphenated_discounts(text: str, expected: list[str]) -> None:
+    found = evaluate(text, channel="web", context=ConversationSignals(), config=CONFIG)
+    assert [t.reason_code for t in found] == expected
