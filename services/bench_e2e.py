@@ -109,6 +109,15 @@ class RunningStack:
         for line in self.proc.stdout if self.proc and self.proc.stdout else ():
             self.output.append(line.rstrip())
 
+    async def wait_for_output(self, text: str, timeout: float) -> bool:
+        """Wait until the stack printed a line containing ``text`` (e.g. the knowledge base is embedded)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in list(self.output)):
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -234,6 +243,8 @@ async def run(args: argparse.Namespace) -> int:
     stack.start()
     try:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        if await stack.wait_for_output("sections embedded", timeout=180):
+            print("the knowledge base is embedded: measuring the steady state")
         async with httpx.AsyncClient(base_url=stack.base, timeout=30, limits=limits) as client:
             await submit_phase(client, 20, 1, "warmup")
 

@@ -84,6 +84,7 @@ class Settings:
     model: str = "gpt-4o-mini"
     embeddings: str | None = None
     embedding_model: str = "text-embedding-3-small"
+    embedding_threads: int = 1
     policy_file: str | None = None
 
     @property
@@ -136,4 +137,5 @@ class Settings:
             embeddings=_env("FTE_EMBEDDINGS"),
             embedding_model=_env("FTE_EMBEDDING_MODEL", "text-embedding-3-small") or "text-embedding-3-small",
             policy_file=_env("FTE_POLICY_FILE"),
+            embedding_threads=_env.int("FTE_EMBEDDING_THREADS", 1),
         )

@@ -123,13 +123,7 @@ class TicketStatusEvent(_Event, tag="ticket.status.v1"):
 
 
 Event = (
-    InboundMessage
-    | WorkItem
-    | OutboundMessage
-    | DeliveryEvent
-    | EscalationEvent
-    | TicketStatusEvent
-    | DeliveryCallback
+    InboundMessage | WorkItem | OutboundMessage | DeliveryEvent | EscalationEvent | TicketStatusEvent | DeliveryCallback
 )
 
 _encoder = msgspec.json.Encoder()

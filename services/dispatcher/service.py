@@ -53,7 +53,11 @@ class DispatchHandler:
             return str(outbox["provider_message_id"])
         breaker = self.breakers[message.channel]
         if not breaker.allow():
-            raise RetryLater(f"{message.channel} provider circuit is open", delay=breaker.retry_in())
+            reason = f"{message.channel} provider circuit is open"
+            if ctx.delivery_count >= self.max_deliver:  # no delivery is left to wait for the probe
+                await self._give_up(ctx, message, reason)
+                raise PoisonMessage(f"delivery failed for good: {reason}")
+            raise RetryLater(reason, delay=breaker.retry_in())
         try:
             provider_id = None
             if outbox is not None and outbox["status"] == "sending":

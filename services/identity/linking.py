@@ -86,6 +86,8 @@ class OpenSuggestion:
     id: int
     customer_id: UUID  # who made the claim
     identifier: Key  # what they claimed
+    kind: str = "mention"
+    sender_verified: bool = False  # the claiming message came from a verified identifier
 
 
 def claims_of(
@@ -139,14 +141,19 @@ def confirming(
 ) -> list[OpenSuggestion]:
     """Suggestions this message confirms by mutual verified claims.
 
-    A suggestion "A claimed Y" is confirmed when this message is *verified* from Y and its text
-    self-mentions an identifier that is *verified* on A: both ends are proven by their channel
-    and each points at the other. A one-sided claim never links (it would let anyone who types
-    someone else's address read that person's history).
+    A suggestion "A claimed Y" (a mention written from a verified identifier of A) is confirmed
+    when this message is *verified* from Y and its text self-mentions an identifier that is
+    *verified* on A: both ends are proven by their channel and each points at the other. A claim
+    typed into the web form (or a conflict it caused) is never confirmed this way. A one-sided
+    claim never links (it would let anyone who types someone else's address read their history).
     """
     verified_keys = {c.key for c in claims if c.verified}
     vouched = {owners[m.key].customer_id for m in mentions if m.key in owners and owners[m.key].verified}
-    return [s for s in suggestions if s.identifier in verified_keys and s.customer_id in vouched]
+    return [
+        s
+        for s in suggestions
+        if s.kind == "mention" and s.sender_verified and s.identifier in verified_keys and s.customer_id in vouched
+    ]
 
 
 def linked_by_message(suggestions: Iterable[OpenSuggestion], customer_id: UUID, attached: Iterable[Key]) -> list[int]:

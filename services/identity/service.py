@@ -48,6 +48,7 @@ class IdentityHandler:
             raise PoisonMessage("an inbound message without a usable email or phone number")
         own = {c.key for c in claims}
         mentions = [m for m in self_mentions(event.body, default_region=region) if m.key not in own]
+        sender = linking.strongest_first(claims, event.channel)[0]
         async with ctx.transaction() as tx:
             await store.lock_identifiers(tx, [*own, *(m.key for m in mentions)])
             outcome = await self._resolve(tx, event, claims, mentions)
@@ -79,13 +80,16 @@ class IdentityHandler:
                 event_id=event.event_id,
                 provider_message_id=event.provider_message_id,
                 metadata={
+                    # who wrote it (normalised), so that a reply goes back to this very identifier
+                    # even when the customer has several of that kind (after a link or a merge)
+                    "sender": {"kind": sender.kind, "value": sender.value},
                     "thread_id": event.thread_id,
                     "references": list(event.references),
                     "attachments": msgspec.to_builtins(event.attachments),
                 },
                 created_at=event.received_at,
             )
-            await _record_evidence(tx, event, outcome, mentions, message_id)
+            await _record_evidence(tx, event, outcome, mentions, message_id, any(c.verified for c in claims))
             ctx.publish(
                 Subjects.work(event.channel),
                 WorkItem(
@@ -152,9 +156,15 @@ async def _record_evidence(
     outcome: Outcome,
     mentions: list[linking.Mention],
     message_id: UUID,
+    sender_verified: bool,
 ) -> None:
     """Suggestions for staff: conflicts, self-mentions and the same full name on another channel."""
-    base = {"channel": event.channel, "event_id": event.event_id, "message_id": str(message_id)}
+    base = {
+        "channel": event.channel,
+        "event_id": event.event_id,
+        "message_id": str(message_id),
+        "sender_verified": sender_verified,
+    }
     for claim, other in outcome.resolution.conflicts:
         log.info("identifier conflict on %s: message kept with the owner of its strongest identifier", event.event_id)
         await store.suggest(

@@ -116,14 +116,21 @@ async def open_suggestions(tx: asyncpg.Connection, keys: Iterable[Key]) -> list[
     if not keys:
         return []
     rows = await tx.fetch(
-        """SELECT id, customer_id, identifier_kind, identifier_value FROM link_suggestions
+        """SELECT id, customer_id, identifier_kind, identifier_value, kind,
+                  coalesce((evidence ->> 'sender_verified')::boolean, false) AS sender_verified
+           FROM link_suggestions
            WHERE status = 'suggested' AND kind IN ('mention', 'conflict')
              AND (identifier_kind, identifier_value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
            ORDER BY id""",
         [k for k, _ in keys],
         [v for _, v in keys],
     )
-    return [OpenSuggestion(r["id"], r["customer_id"], (r["identifier_kind"], r["identifier_value"])) for r in rows]
+    return [
+        OpenSuggestion(
+            r["id"], r["customer_id"], (r["identifier_kind"], r["identifier_value"]), r["kind"], r["sender_verified"]
+        )
+        for r in rows
+    ]
 
 
 async def suggest(

@@ -1,1 +1,1 @@
-"""ingress-whatsapp: Twilio WhatsApp webhooks in (the provider integration is its own issue)."""
+"""ingress-whatsapp: Twilio WhatsApp webhooks in (customer messages and delivery status callbacks)."""

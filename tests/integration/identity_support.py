@@ -4,6 +4,7 @@ unique phone numbers, the staff API's credentials and a wait for a message to be
 from __future__ import annotations
 
 import random
+import string
 import uuid
 from datetime import UTC, datetime
 
@@ -22,6 +23,12 @@ def unique_phone() -> str:
     area = _rng.randint(200, 999)
     exchange = _rng.randint(200, 999)
     return f"+1{area}{exchange}{_rng.randint(0, 9999):04d}"
+
+
+def unique_name(first: str = "Ana") -> str:
+    """A full name nobody else in the session has (a shared one would make same-name suggestions)."""
+    surname = "".join(_rng.choice(string.ascii_lowercase) for _ in range(10))
+    return f"{first} {surname.title()}"
 
 
 def national(e164: str) -> str:

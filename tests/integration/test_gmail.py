@@ -367,8 +367,12 @@ async def test_the_poller_finds_unannounced_mail_and_renews_the_watch(isolated: 
     try:
         unannounced = await isolated.deliver(text="Can I export my boards to CSV?")
         await eventually(lambda: _customer_rows(runtime.pool, unannounced["id"]), timeout=10)
-        state = (await isolated.admin.get("/_fake/state")).json()
-        assert state["watching"] and state["watch_calls"] == 1
+
+        async def watched() -> bool:
+            return bool((await isolated.admin.get("/_fake/state")).json()["watching"])
+
+        await eventually(watched)  # registered right after the first sync
+        assert (await isolated.admin.get("/_fake/state")).json()["watch_calls"] == 1
     finally:
         poller.cancel()
         await asyncio.gather(poller, return_exceptions=True)

@@ -16,6 +16,7 @@ from tests.integration.identity_support import (
     national,
     resolved,
     send,
+    unique_name,
     unique_phone,
     whatsapp_event,
 )
@@ -26,7 +27,7 @@ def _pool(stack: object) -> asyncpg.Pool:
 
 
 async def _submit(http: httpx.AsyncClient, pool: asyncpg.Pool, **fields: object) -> asyncpg.Record:
-    response = await http.post("/support/submit", json=submission(**fields))
+    response = await http.post("/support/submit", json=submission(**{"name": unique_name(), **fields}))
     assert response.status_code == 201, response.text
     return await resolved(pool, f"web:{response.json()['ticket_id']}")
 
@@ -195,3 +196,23 @@ async def test_the_same_full_name_on_two_channels_is_suggested_not_merged(
     again = await http.post(f"/link-suggestions/{suggestion['id']}/reject", json={}, headers=STAFF)
     assert again.status_code == 409
     assert (await http.post("/link-suggestions/999999999/reject", headers=STAFF)).status_code == 404
+
+
+async def test_a_form_conflict_then_a_whatsapp_claim_never_merges_into_the_victim(
+    http: httpx.AsyncClient, bus: Bus, stack: object
+) -> None:
+    """Someone types a victim's address next to their own phone into the form (a conflict), then
+    claims the address on WhatsApp from that phone: neither the form nor the conflict it caused is
+    a verified claim, so nothing is confirmed and nobody is merged."""
+    pool = _pool(stack)
+    victim_email, attacker_phone = unique_email("victim"), unique_phone()
+    victim = await send(bus, pool, email_event(victim_email, "Where can I download my invoices?"))
+    attacker = await send(bus, pool, whatsapp_event(attacker_phone, "Hello"))
+    await _submit(http, pool, email=victim_email, phone=attacker_phone)
+    claim = await send(bus, pool, whatsapp_event(attacker_phone, f"my email is {victim_email}"))
+    assert claim["customer_id"] == attacker["customer_id"] != victim["customer_id"]
+    for customer_id in (victim["customer_id"], attacker["customer_id"]):
+        view = await _customer(http, customer_id)
+        assert view["merged_into"] is None and view["merges"] == []
+        assert {s["status"] for s in view["link_suggestions"]} == {"suggested"}
+    assert [i["kind"] for i in (await _customer(http, attacker["customer_id"]))["identifiers"]] == ["phone"]

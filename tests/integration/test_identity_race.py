@@ -21,7 +21,7 @@ from shared.settings import Settings
 from shared.worker import MessageContext, Worker
 from subjects import InboundMessage, Subjects
 from tests.helpers import eventually, unique_email
-from tests.integration.identity_support import email_event, unique_phone, whatsapp_event
+from tests.integration.identity_support import email_event, unique_name, unique_phone, whatsapp_event
 
 REPLICAS = 2
 
@@ -50,14 +50,14 @@ async def replicas(settings: Settings, stack: object) -> AsyncIterator[Counter[s
         await pool.close()
 
 
-def _web_event(email: str, phone: str, index: int) -> InboundMessage:
+def _web_event(email: str, phone: str, name: str) -> InboundMessage:
     ticket_id = secrets.token_urlsafe(16)
     return InboundMessage(
         event_id=f"web:{ticket_id}",
         channel="web",
         received_at=datetime.now(UTC),
         body="How do I reset my password?",
-        sender_name="Rosa Diaz",
+        sender_name=name,
         email=email,
         phone=phone,
         subject="Password",
@@ -89,16 +89,16 @@ async def test_a_first_contact_on_two_channels_and_three_replicas_at_once_is_one
     """The form (email and phone) and WhatsApp (the same phone) or Gmail (the same address), many
     messages of each at the same moment, in every format: one customer, one conversation."""
     pool: asyncpg.Pool = stack.runtime.pool  # type: ignore[attr-defined]
-    email, e164 = unique_email("race"), unique_phone()
+    email, e164, name = unique_email("race"), unique_phone(), unique_name("Rosa")
     phones = _phone_formats(e164)
     emails = [email, email.upper(), f"  {email.title()} ", f"<{email}>"]
     events: list[InboundMessage] = []
     for i in range(15):
-        events.append(_web_event(emails[i % len(emails)], phones[i % len(phones)], i))
+        events.append(_web_event(emails[i % len(emails)], phones[i % len(phones)], name))
         if other_channel == "whatsapp":
             events.append(whatsapp_event(phones[i % len(phones)], "Hello, any news?", name="Rosa"))
         else:
-            events.append(email_event(emails[i % len(emails)], "Following up", name="Rosa Diaz"))
+            events.append(email_event(emails[i % len(emails)], "Following up", name=name))
     await asyncio.gather(*(bus.publish(Publication(Subjects.inbound(e.channel), e)) for e in events))
 
     ids = [e.event_id for e in events]

@@ -19,6 +19,7 @@ from tests.integration.identity_support import (
     national,
     resolved,
     send,
+    unique_name,
     unique_phone,
     whatsapp_event,
 )
@@ -59,7 +60,8 @@ async def two_customers(http: httpx.AsyncClient, bus: Bus, stack: object) -> tup
     """A: the form (email + phone) then WhatsApp; B: two emails, one claiming A's phone."""
     pool = stack.runtime.pool  # type: ignore[attr-defined]
     email_a, phone, email_b = unique_email("merge-a"), unique_phone(), unique_email("merge-b")
-    response = await http.post("/support/submit", json=submission(email=email_a, phone=national(phone)))
+    form = submission(name=unique_name(), email=email_a, phone=national(phone))
+    response = await http.post("/support/submit", json=form)
     assert response.status_code == 201
     a = await resolved(pool, f"web:{response.json()['ticket_id']}")
     await send(bus, pool, whatsapp_event(phone, "I want to talk to a human please"))

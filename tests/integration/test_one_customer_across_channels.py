@@ -15,6 +15,7 @@ from tests.integration.identity_support import (
     email_event,
     publish,
     resolved,
+    unique_name,
     unique_phone,
     whatsapp_event,
 )
@@ -38,7 +39,7 @@ async def test_web_then_whatsapp_then_email_is_one_customer_and_one_conversation
 ) -> None:
     pool: asyncpg.Pool = stack.runtime.pool  # type: ignore[attr-defined]
     email, phone = unique_email("journey"), unique_phone()
-    name = f"Ana Ruiz-{email[8:16]}"  # unique: other tests' Ana Ruiz would be same-name suggestions
+    name = unique_name()  # other tests' "Ana Ruiz" would be same-name suggestions
     digits = phone[2:]
     form = submission(
         name=name,
@@ -57,6 +58,15 @@ async def test_web_then_whatsapp_then_email_is_one_customer_and_one_conversation
     mail = await resolved(pool, mail_event.event_id)
 
     assert web["customer_id"] == chat["customer_id"] == mail["customer_id"]
+    senders = await pool.fetch(
+        "SELECT metadata -> 'sender' AS sender FROM messages WHERE id = ANY($1::uuid[]) ORDER BY created_at",
+        [web["id"], chat["id"], mail["id"]],
+    )
+    assert [r["sender"] for r in senders] == [
+        {"kind": "email", "value": email},
+        {"kind": "phone", "value": phone},
+        {"kind": "email", "value": email},
+    ]
     assert web["conversation_id"] == chat["conversation_id"] == mail["conversation_id"]
 
     found = await http.get("/customers/lookup", params={"phone": f"+1.{digits}"}, headers=STAFF)

@@ -91,10 +91,10 @@ async def _reply_row(pool: asyncpg.Pool, phone: str, *, channel: str = "whatsapp
 async def test_a_customer_message_is_answered_on_whatsapp_in_parts(
     admin: httpx.AsyncClient, stack: object, settings: Settings
 ) -> None:
-    phone = unique_phone()
+    phone, name = unique_phone(), f"Ana {uuid.uuid4().hex[:10]}"  # a name no other test's customer has
     injected = await admin.post(
         "/_fake/inbound",
-        json={"from": phone, "profile_name": "Ana Ruiz", "body": "How do I reset my password? I cannot sign in."},
+        json={"from": phone, "profile_name": name, "body": "How do I reset my password? I cannot sign in."},
     )
     assert injected.json()["status_code"] == 200
     assert injected.json()["response"] == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -133,7 +133,7 @@ async def test_a_customer_message_is_answered_on_whatsapp_in_parts(
         reply["ticket_id"],
     )
     assert inbound["content"] == "How do I reset my password? I cannot sign in."
-    assert inbound["display_name"] == "Ana Ruiz"
+    assert inbound["display_name"] == name
 
 
 async def test_a_replayed_message_sid_is_one_message(admin: httpx.AsyncClient, stack: object) -> None:
@@ -533,7 +533,7 @@ async def test_a_provider_that_stays_down_opens_the_breaker_while_the_web_keeps_
     web = await _conversation(pool, f"web-{uuid.uuid4().hex[:8]}@example.com", body="Web answer.", channel="web")
     await dispatch.publish(web)
     assert (await eventually(lambda: _outbox(pool, web), timeout=10))["status"] == "sent"
-    response = await http.post("/support/submit", json=submission())
+    response = await http.post("/support/submit", json=submission(name=f"Web {uuid.uuid4().hex[:10]}"))
     ticket_id = response.json()["ticket_id"]
 
     async def web_answered() -> bool:

@@ -82,7 +82,7 @@ def test_a_conflict_goes_to_the_strongest_identifier_and_moves_nothing(
 
 
 def _suggestion(customer: uuid.UUID, key: tuple[str, str]) -> OpenSuggestion:
-    return OpenSuggestion(1, customer, key)
+    return OpenSuggestion(1, customer, key, "mention", sender_verified=True)
 
 
 def test_mutual_verified_claims_confirm_a_suggestion() -> None:
@@ -104,6 +104,23 @@ def test_anything_less_than_mutual_verified_claims_confirms_nothing(case: str) -
     owners = {mention.key: Owner(owner, case != "mentioned identifier not verified")}
     mentions = [] if case == "no mention" else [mention]
     assert confirming([_suggestion(A, claimed.key)], [claimed], mentions, owners) == []
+
+
+@pytest.mark.parametrize(
+    "suggestion",
+    [
+        OpenSuggestion(1, A, ("email", "ana@example.com"), "mention", sender_verified=False),  # typed in the form
+        OpenSuggestion(1, A, ("email", "ana@example.com"), "conflict", sender_verified=True),
+    ],
+)
+def test_claims_not_made_from_a_verified_identifier_are_never_confirmed_by_mentions(
+    suggestion: OpenSuggestion,
+) -> None:
+    """Otherwise: type a victim's email and your phone into the form (a conflict), then say on
+    WhatsApp "my email is <victim's>" and be merged into the victim."""
+    claimed = Claim("email", "ana@example.com", True)
+    mention = Mention("phone", "+14155550123", "")
+    assert confirming([suggestion], [claimed], [mention], {mention.key: Owner(A, True)}) == []
 
 
 def test_a_suggestion_is_confirmed_when_the_message_links_its_identifier_to_the_claimant() -> None:

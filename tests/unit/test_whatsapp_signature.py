@@ -20,6 +20,7 @@ from services.ingress_whatsapp.twilio_form import (
     status_form,
     webhook_url,
 )
+from subjects import Subjects, consumer, decode_event, encode_event, stream_for_subject
 
 # Twilio's own documented example (https://www.twilio.com/docs/usage/security).
 DOC_TOKEN = "12345"
@@ -164,3 +165,15 @@ def test_parse_status_callbacks() -> None:
     assert (event.status, event.error_code, event.provider_message_id) == ("undelivered", "63016", SID)
     accepted = parse_status(list({**form, "MessageStatus": "accepted"}.items()), received_at=NOW)
     assert accepted is None  # says nothing about delivery
+
+
+def test_status_callbacks_travel_on_the_events_stream_to_the_dispatcher() -> None:
+    form = status_form(
+        account_sid="AC" + "1" * 32, message_sid=SID, sender="whatsapp:+1", to="whatsapp:+2", status="read"
+    )
+    event = parse_status(list(form.items()), received_at=NOW)
+    assert event is not None and decode_event(encode_event(event)) == event
+    subject = Subjects.delivery_callback("whatsapp")
+    assert stream_for_subject(subject).name == "FTE_EVENTS"
+    spec = consumer("dispatcher-callbacks")
+    assert (spec.stream, spec.filter_subject) == ("FTE_EVENTS", Subjects.delivery_callback_all)
