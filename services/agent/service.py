@@ -50,6 +50,7 @@ class Inbound:
     received_at: datetime
     metadata: dict[str, Any]
     provider_message_id: str | None
+    sender_verified: bool
 
 
 class AgentHandler:
@@ -65,8 +66,15 @@ class AgentHandler:
         started = time.perf_counter()
         now = datetime.now(UTC)
         inbound = await _load_inbound(ctx.pool, item)
+        # Whoever types an address into the web form is not proven to own it: an unverified sender
+        # sees only this ticket, never what the customer wrote elsewhere.
+        own_ticket = None if inbound.sender_verified else item.ticket_id
         history = await customer_history(
-            ctx.pool, UUID(item.customer_id), limit=HISTORY_LIMIT, before_event=item.inbound_event_id
+            ctx.pool,
+            UUID(item.customer_id),
+            limit=HISTORY_LIMIT,
+            before_event=item.inbound_event_id,
+            ticket_id=own_ticket,
         )
         signals = await _signals(ctx.pool, item)
         sentiment = sentiment_score(inbound.content)
@@ -89,7 +97,9 @@ class AgentHandler:
                 category=inbound.category,
                 history=tuple(history),
             )
-            draft = await self.brain.answer(question, AgentToolbox(ctx, self.retriever, item.customer_id))
+            draft = await self.brain.answer(
+                question, AgentToolbox(ctx, self.retriever, item.customer_id, ticket_id=own_ticket)
+            )
             decision = decide(
                 draft,
                 name=inbound.name,
@@ -108,7 +118,7 @@ class AgentHandler:
                 citations=tuple(c.heading_path for c in draft.citations[:2])
                 if draft and decision.uses_citations
                 else (),
-                prior_contact=prior_contact(item.previous_channel, history),
+                prior_contact=prior_contact(item.previous_channel, history) if inbound.sender_verified else None,
                 handover=decision.escalate,
             )
         )
@@ -168,15 +178,20 @@ async def _load_inbound(pool: asyncpg.Pool, item: WorkItem) -> Inbound:
     )
     if row is None:
         raise PoisonMessage(f"work item {item.event_id} names an unknown message")
+    metadata = dict(row["metadata"] or {})
+    sender = metadata.get("sender") or {}
+    reply_kind = "phone" if item.channel == "whatsapp" else "email"
     return Inbound(
         content=row["content"],
         subject=row["subject"],
         category=row["category"],
         name=row["display_name"],
-        recipient=row["recipient"],
+        # Reply to the very identifier the message came from (a customer may have several).
+        recipient=sender.get("value") if sender.get("kind") == reply_kind else row["recipient"],
         received_at=row["created_at"],
-        metadata=dict(row["metadata"] or {}),
+        metadata=metadata,
         provider_message_id=row["provider_message_id"],
+        sender_verified=bool(sender.get("verified")),
     )
 
 

@@ -82,7 +82,7 @@ class IdentityHandler:
                 metadata={
                     # who wrote it (normalised), so that a reply goes back to this very identifier
                     # even when the customer has several of that kind (after a link or a merge)
-                    "sender": {"kind": sender.kind, "value": sender.value},
+                    "sender": {"kind": sender.kind, "value": sender.value, "verified": sender.verified},
                     "thread_id": event.thread_id,
                     "references": list(event.references),
                     "attachments": msgspec.to_builtins(event.attachments),

@@ -154,3 +154,25 @@ async def test_a_channel_switch_is_acknowledged(http: httpx.AsyncClient, bus: Bu
     row = await _publish_and_wait(bus, pool, event)
     assert "I see you wrote to us through our support form on" in row["content"]
     assert "export my boards" in row["content"]
+
+
+async def test_an_unverified_web_sender_is_not_told_what_the_customer_wrote_elsewhere(
+    http: httpx.AsyncClient, bus: Bus, stack: object
+) -> None:
+    pool = stack.runtime.pool  # type: ignore[attr-defined]
+    email = unique_email("private")
+    mail = InboundMessage(
+        event_id=f"gmail:{uuid.uuid4().hex}",
+        channel="email",
+        received_at=datetime.now(UTC),
+        body="How can I connect Slack to my workspace? Our secret project is codenamed Bluebird.",
+        sender_name="Dana Owner",
+        email=email,
+        subject="Slack for Bluebird",
+        provider_message_id=uuid.uuid4().hex,
+    )
+    await _publish_and_wait(bus, pool, mail)
+    # Anyone can type Dana's address into the web form.
+    reply = await _ask(http, pool, "How do I export my boards to CSV?", subject="Export boards", email=email)
+    assert "I see you" not in reply["content"]
+    assert "Bluebird" not in reply["content"]
