@@ -30,9 +30,10 @@ from services.agent.policy import (
 from services.agent.retrieval import HybridRetriever, Retriever
 from services.agent.tools import AgentToolbox, customer_history
 from services.agent.voice import FormattedReply, VoiceInput, format_reply
+from shared.escalations import open_escalation
 from shared.runtime import Runtime, ServiceParts
 from shared.worker import MessageContext, PoisonMessage, Worker
-from subjects import EscalationEvent, OutboundMessage, Subjects, TicketStatusEvent, WorkItem, consumer
+from subjects import OutboundMessage, Subjects, TicketStatusEvent, WorkItem, consumer
 
 SPEC = consumer("agent")
 HISTORY_LIMIT = 20
@@ -312,28 +313,18 @@ async def _escalate(
         },
         "policy": policy_record,
     }
-    await tx.execute(
-        """INSERT INTO escalations (ticket_id, conversation_id, customer_id, reason_code, priority, context)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        item.ticket_id,
-        UUID(item.conversation_id),
-        UUID(item.customer_id),
-        decision.reason_code,
-        decision.priority,
-        context,
-    )
-    ctx.publish(
-        Subjects.escalation,
-        EscalationEvent(
-            event_id=f"escalation:{item.inbound_event_id}",
-            channel=item.channel,
-            ticket_id=item.ticket_id,
-            conversation_id=item.conversation_id,
-            customer_id=item.customer_id,
-            reason_code=decision.reason_code,
-            priority=decision.priority,  # type: ignore[arg-type]
-            summary=((draft.escalation_summary if draft else None) or inbound.subject or inbound.content)[:200],
-        ),
+    await open_escalation(
+        tx,
+        ctx,
+        event_id=f"escalation:{item.inbound_event_id}",
+        channel=item.channel,
+        ticket_id=item.ticket_id,
+        conversation_id=item.conversation_id,
+        customer_id=item.customer_id,
+        reason_code=decision.reason_code,
+        priority=decision.priority,
+        context=context,
+        summary=(draft.escalation_summary if draft else None) or inbound.subject or inbound.content,
     )
 
 

@@ -15,8 +15,9 @@ from uuid import UUID
 import asyncpg
 
 from services.dispatcher.delivery_status import FAILURES, advance, aggregate, is_final
+from shared.escalations import open_escalation
 from shared.worker import MessageContext, PoisonMessage, RetryLater
-from subjects import DeliveryCallback, DeliveryEvent, EscalationEvent, Subjects, TicketStatusEvent, consumer
+from subjects import DeliveryCallback, DeliveryEvent, Subjects, TicketStatusEvent, consumer
 
 log = logging.getLogger(__name__)
 SPEC = consumer("dispatcher-callbacks")
@@ -124,13 +125,18 @@ async def _escalate(
     """The reply will not reach the customer: a person takes the ticket over."""
     channel, ticket_id = message["channel"], message["ticket_id"]
     detail = f"the provider reported the reply {status}" + (f" (error {error_code})" if error_code else "")
-    await tx.execute(
-        """INSERT INTO escalations (ticket_id, conversation_id, customer_id, reason_code, priority, context)
-           VALUES ($1, $2, $3, 'delivery_failed', 'high', $4)""",
-        ticket_id,
-        message["conversation_id"],
-        message["customer_id"],
-        {"channel": channel, "message_id": str(message_id), "status": status, "error_code": error_code},
+    await open_escalation(
+        tx,
+        ctx,
+        event_id=f"escalation:undelivered:{message_id}",
+        channel=channel,
+        ticket_id=ticket_id,
+        conversation_id=str(message["conversation_id"]),
+        customer_id=str(message["customer_id"]),
+        reason_code="delivery_failed",
+        priority="high",
+        context={"channel": channel, "message_id": str(message_id), "status": status, "error_code": error_code},
+        summary=f"The reply could not be delivered on {channel}: {detail}",
     )
     previous = await tx.fetchval(
         """UPDATE tickets t SET status = 'escalated', updated_at = now()
@@ -138,19 +144,6 @@ async def _escalate(
            WHERE t.id = old.id AND old.status NOT IN ('resolved', 'escalated')
            RETURNING old.status""",
         ticket_id,
-    )
-    ctx.publish(
-        Subjects.escalation,
-        EscalationEvent(
-            event_id=f"escalation:undelivered:{message_id}",
-            channel=channel,
-            ticket_id=ticket_id,
-            conversation_id=str(message["conversation_id"]),
-            customer_id=str(message["customer_id"]),
-            reason_code="delivery_failed",
-            priority="high",
-            summary=f"The reply could not be delivered on {channel}: {detail}",
-        ),
     )
     if previous is not None:
         ctx.publish(

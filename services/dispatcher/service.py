@@ -23,9 +23,10 @@ from services.dispatcher.callbacks import CallbackHandler
 from services.dispatcher.delivery_status import advance
 from services.dispatcher.senders import Sender, SendError, build_senders
 from shared.channels import channel_states
+from shared.escalations import open_escalation
 from shared.runtime import Runtime, ServiceParts
 from shared.worker import MessageContext, PoisonMessage, RetryLater, Worker
-from subjects import DeliveryEvent, EscalationEvent, OutboundMessage, Subjects, TicketStatusEvent, consumer
+from subjects import DeliveryEvent, OutboundMessage, Subjects, TicketStatusEvent, consumer
 
 log = logging.getLogger(__name__)
 SPEC = consumer("dispatcher")
@@ -148,26 +149,18 @@ class DispatchHandler:
 async def _escalate_failed_delivery(
     tx: asyncpg.Connection, ctx: MessageContext, message: OutboundMessage, error: str
 ) -> None:
-    await tx.execute(
-        """INSERT INTO escalations (ticket_id, conversation_id, customer_id, reason_code, priority, context)
-           VALUES ($1, $2, $3, 'delivery_failed', 'high', $4)""",
-        message.ticket_id,
-        UUID(message.conversation_id),
-        UUID(message.customer_id),
-        {"channel": message.channel, "error": error[:500], "reply": message.body_text[:2000]},
-    )
-    ctx.publish(
-        Subjects.escalation,
-        EscalationEvent(
-            event_id=f"escalation:delivery:{message.event_id}",
-            channel=message.channel,
-            ticket_id=message.ticket_id,
-            conversation_id=message.conversation_id,
-            customer_id=message.customer_id,
-            reason_code="delivery_failed",
-            priority="high",
-            summary=f"The reply could not be delivered on {message.channel}: {error[:150]}",
-        ),
+    await open_escalation(
+        tx,
+        ctx,
+        event_id=f"escalation:delivery:{message.event_id}",
+        channel=message.channel,
+        ticket_id=message.ticket_id,
+        conversation_id=message.conversation_id,
+        customer_id=message.customer_id,
+        reason_code="delivery_failed",
+        priority="high",
+        context={"channel": message.channel, "error": error[:500], "reply": message.body_text[:2000]},
+        summary=f"The reply could not be delivered on {message.channel}: {error[:150]}",
     )
 
 
