@@ -63,9 +63,9 @@ async def test_web_then_whatsapp_then_email_is_one_customer_and_one_conversation
         [web["id"], chat["id"], mail["id"]],
     )
     assert [r["sender"] for r in senders] == [
-        {"kind": "email", "value": email},
-        {"kind": "phone", "value": phone},
-        {"kind": "email", "value": email},
+        {"kind": "email", "value": email, "verified": False},  # typed into the form
+        {"kind": "phone", "value": phone, "verified": True},  # Twilio authenticated the sender
+        {"kind": "email", "value": email, "verified": True},  # the Gmail mailbox received it
     ]
     assert web["conversation_id"] == chat["conversation_id"] == mail["conversation_id"]
 
