@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 from litestar import Litestar, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath
 
 from services.fakes import RunningFake
 from services.fakes.gmail_mailbox import BadMessage, FakeMailbox, HistoryGone, StoredMessage, UnknownThread
@@ -280,7 +281,7 @@ def _api_handlers() -> list[Any]:
         return Response(_fake(request).signer.certs(), headers={"Cache-Control": "public, max-age=60"})
 
     @get(f"{USERS}/profile")
-    async def profile(request: Request, user_id: str) -> dict[str, Any]:
+    async def profile(request: Request, user_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         box = fake.mailbox
@@ -292,7 +293,7 @@ def _api_handlers() -> list[Any]:
         }
 
     @post(f"{USERS}/watch", status_code=200)
-    async def watch(request: Request, user_id: str) -> dict[str, Any]:
+    async def watch(request: Request, user_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         body = await request.json()
@@ -305,13 +306,13 @@ def _api_handlers() -> list[Any]:
         return {"historyId": str(fake.mailbox.history_id), "expiration": str(expiration)}
 
     @post(f"{USERS}/stop", status_code=204)
-    async def stop(request: Request, user_id: str) -> None:
+    async def stop(request: Request, user_id: FromPath[str]) -> None:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.watch_topic = None
 
     @get(f"{USERS}/history")
-    async def history(request: Request, user_id: str) -> dict[str, Any]:
+    async def history(request: Request, user_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("history.list")
@@ -334,7 +335,7 @@ def _api_handlers() -> list[Any]:
             raise GoogleError(404, "Requested entity was not found.", "notFound") from exc
 
     @get(f"{USERS}/messages")
-    async def list_messages(request: Request, user_id: str) -> dict[str, Any]:
+    async def list_messages(request: Request, user_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("messages.list")
@@ -355,7 +356,7 @@ def _api_handlers() -> list[Any]:
         return body
 
     @get(f"{USERS}/messages/{{message_id:str}}")
-    async def get_message(request: Request, user_id: str, message_id: str) -> dict[str, Any]:
+    async def get_message(request: Request, user_id: FromPath[str], message_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("messages.get")
@@ -365,7 +366,7 @@ def _api_handlers() -> list[Any]:
         return fake.message(message_id).resource(fmt, headers)
 
     @post(f"{USERS}/messages/send", status_code=200)
-    async def send(request: Request, user_id: str) -> dict[str, Any]:
+    async def send(request: Request, user_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         fake.count("messages.send")
@@ -384,7 +385,7 @@ def _api_handlers() -> list[Any]:
         return {"id": stored.id, "threadId": stored.thread_id, "labelIds": stored.labels}
 
     @get(f"{USERS}/threads/{{thread_id:str}}")
-    async def get_thread(request: Request, user_id: str, thread_id: str) -> dict[str, Any]:
+    async def get_thread(request: Request, user_id: FromPath[str], thread_id: FromPath[str]) -> dict[str, Any]:
         fake = _fake(request)
         fake.authorize(request, user_id)
         messages = fake.mailbox.thread(thread_id)
