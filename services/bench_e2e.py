@@ -28,7 +28,9 @@ import httpx
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
-from shared.embedded import free_port
+from services.agent.kb import demo_kb_path
+from services.registry import SERVICE_NAMES
+from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from subjects.names import BenchSubjects
 
 HOPS = 3  # identity, agent, dispatcher: three consumers between the first and the last publish
@@ -125,6 +127,80 @@ class RunningStack:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class ServiceProcesses:
+    """The production layout on one machine: embedded servers, then one `fte service NAME` process
+    per service (as the Helm chart runs them), after `fte migrate`, `fte provision` and
+    `fte kb ingest` of the demo knowledge base."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.nats = EmbeddedNats(data_dir / "nats")
+        self.postgres = EmbeddedPostgres(data_dir / "postgres")
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.port = free_port()
+        self.nats_url = ""
+        self.database_url = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+        return {
+            **env,
+            "NATS_URL": self.nats_url,
+            "DATABASE_URL": self.database_url,
+            "FTE_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def _fte(self, *args: str) -> None:
+        cmd = [sys.executable, "-m", "services.cli", *args]
+        subprocess.run(cmd, env=self._env(), check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_url = self.nats.start().url
+        self.database_url = self.postgres.start().url
+        self._fte("migrate")
+        self._fte("provision")
+        self._fte("kb", "ingest", str(demo_kb_path()))
+        ports = {}
+        for name in SERVICE_NAMES:
+            ports[name] = self.port if name == "ingress-web" else free_port()
+            cmd = [sys.executable, "-m", "services.cli", "service", name]
+            env = self._env(FTE_PORT=str(ports[name]), OTEL_SERVICE_NAME=f"fte-{name}")
+            self.procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
+        deadline = time.monotonic() + 60
+        for port in ports.values():
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the services did not become ready")
+                time.sleep(0.2)
+
+    async def wait_for_output(self, text: str, timeout: float) -> bool:
+        return True  # `fte kb ingest` embedded the knowledge base before the services started
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.nats.stop()
+        self.postgres.stop()
 
 
 async def _paced(rate: float, count: int, send: Callable[[int], Awaitable[None]]) -> float:
@@ -238,15 +314,19 @@ async def relay_throughput(nats_url: str, count: int) -> float:
 
 async def run(args: argparse.Namespace) -> int:
     base_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="fte-bench"))
-    stack = RunningStack(Path(base_dir) / "data")
-    print(f"starting a fresh stack in {stack.data_dir} ...", flush=True)
+    layout = getattr(args, "layout", "one-process")
+    stack: RunningStack | ServiceProcesses = (
+        ServiceProcesses(Path(base_dir) / "data") if layout == "processes" else RunningStack(Path(base_dir) / "data")
+    )
+    print(f"starting a fresh stack ({layout}) in {stack.data_dir} ...", flush=True)
     stack.start()
     try:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         if await stack.wait_for_output("sections embedded", timeout=180):
             print("the knowledge base is embedded: measuring the steady state")
         async with httpx.AsyncClient(base_url=stack.base, timeout=30, limits=limits) as client:
-            await submit_phase(client, 20, 1, "warmup")
+            warmup = await submit_phase(client, 20, 1, "warmup")
+            await reply_times(stack.database_url, warmup)  # the agent has loaded its model
 
             print(f"\nphase 1: {args.submit_rate:.0f} submissions/s for {args.seconds:.0f} s (submit latency)")
             submits = await submit_phase(client, args.submit_rate, args.seconds, "submit")

@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--seconds", type=float, default=20.0, help="length of the fixed-rate phases")
     e2e.add_argument("--submit-rate", type=float, default=200.0, help="rate of the submit-only phase")
     e2e.add_argument("--burst", type=int, default=1000, help="submissions of the throughput phase")
+    e2e.add_argument(
+        "--layout",
+        choices=["one-process", "processes"],
+        default="one-process",
+        help="`fte up` (all services in one process) or one `fte service` process per service",
+    )
     e2e.add_argument("--data-dir", type=Path, default=None)
     identity = bench_sub.add_parser("identity", help="customers across three channels over 7 simulated days")
     identity.add_argument("--customers", type=int, default=500, help="people to generate")
