@@ -7,10 +7,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-
-import uvicorn
 
 from services.agent.embeddings import Embedder, shared_embedder
 from services.agent.kb import DEMO_SOURCE, collect_documents, demo_kb_path, embed_missing, ingest
@@ -21,17 +19,10 @@ from shared.embedded import EmbeddedNats, EmbeddedPostgres
 from shared.http import build_app
 from shared.provision import provision
 from shared.runtime import Runtime, ServiceGroup
+from shared.serving import serve
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """Uvicorn without its own signal handling: the stack drains consumers on shutdown."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
-        yield
 
 
 class Stack:
@@ -57,8 +48,7 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.runtime: Runtime | None = None
         self.group: ServiceGroup | None = None
-        self._server: _Server | None = None
-        self._server_task: asyncio.Task[None] | None = None
+        self._stop_http: Callable[[], Awaitable[None]] | None = None
         self._background: list[asyncio.Task[None]] = []
 
     @property
@@ -106,22 +96,7 @@ class Stack:
         self.say(f"services running: {', '.join(self.services)}")
         if self.serve_http:
             app = build_app(self.runtime, self.group, parts)
-            config = uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                timeout_keep_alive=75,  # longer than the idle timeout of the usual load balancers
-            )
-            self._server = _Server(config)
-            self._server_task = asyncio.create_task(self._server.serve())
-            while not self._server.started:
-                if self._server_task.done():
-                    self._server_task.result()
-                    raise RuntimeError("the HTTP server stopped during start-up")
-                await asyncio.sleep(0.02)
+            _, self._stop_http = await serve(app, host=settings.host, port=settings.port, stop_timeout=10)
         self.say(f"ready in {time.perf_counter() - started:.1f} s")
 
     async def _embed_knowledge(self, embedder: Embedder) -> None:
@@ -140,10 +115,8 @@ class Stack:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._server and self._server_task:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server_task, timeout=10)
+        if self._stop_http:
+            await self._stop_http()
         if self.group:
             await self.group.stop()
         if self.runtime:

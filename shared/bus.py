@@ -107,4 +107,3 @@ def current_trace_id() -> str | None:
 
 async def _log_error(exc: Exception) -> None:
     log.warning("nats error: %s", exc)
-

@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 DIMENSION = 384
 
 
+def as_vector(values: list[float]) -> Any:
+    """The pgvector codec's input: a float32 array."""
+    import numpy as np
+
+    return np.asarray(values, dtype=np.float32)
+
+
 class Embedder(Protocol):
     name: str
     dimension: int

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.agent.embeddings import Embedder
+from services.agent.embeddings import Embedder, as_vector
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 MAX_SECTION_CHARS = 1500
@@ -296,12 +296,6 @@ async def _embed_table(pool: asyncpg.Pool, embedder: Embedder, batch: int, *, se
             return done
         vectors = await embedder.embed([r["text"] for r in rows])
         await pool.executemany(
-            update, [(r["id"], _vector(v), embedder.name) for r, v in zip(rows, vectors, strict=True)]
+            update, [(r["id"], as_vector(v), embedder.name) for r, v in zip(rows, vectors, strict=True)]
         )
         done += len(rows)
-
-
-def _vector(values: list[float]) -> object:
-    import numpy as np
-
-    return np.asarray(values, dtype=np.float32)

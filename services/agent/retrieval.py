@@ -8,7 +8,7 @@ from typing import Protocol
 
 import asyncpg
 
-from services.agent.embeddings import Embedder
+from services.agent.embeddings import Embedder, as_vector
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'+-]*")
 STOPWORDS = frozenset(
@@ -148,7 +148,7 @@ class HybridRetriever:
         if self.embedder is None:
             return [], {}
         [vector] = await self.embedder.embed([query])
-        query_vector = _as_vector(vector)
+        query_vector = as_vector(vector)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL hnsw.ef_search = 100")
             nearest = await conn.fetch(
@@ -196,9 +196,3 @@ class HybridRetriever:
             if cid in by_id
         ]
         return hits, {r["chunk_id"]: float(r["similarity"]) for r in extra}
-
-
-def _as_vector(values: list[float]) -> object:
-    import numpy as np
-
-    return np.asarray(values, dtype=np.float32)

@@ -16,8 +16,9 @@ import asyncpg
 
 from services.dispatcher.delivery_status import FAILURES, advance, aggregate, is_final
 from shared.escalations import open_escalation
+from shared.tickets import move_ticket
 from shared.worker import MessageContext, PoisonMessage, RetryLater
-from subjects import DeliveryCallback, DeliveryEvent, Subjects, TicketStatusEvent, consumer
+from subjects import DeliveryCallback, DeliveryEvent, Subjects, consumer
 
 log = logging.getLogger(__name__)
 SPEC = consumer("dispatcher-callbacks")
@@ -138,21 +139,6 @@ async def _escalate(
         context={"channel": channel, "message_id": str(message_id), "status": status, "error_code": error_code},
         summary=f"The reply could not be delivered on {channel}: {detail}",
     )
-    previous = await tx.fetchval(
-        """UPDATE tickets t SET status = 'escalated', updated_at = now()
-           FROM (SELECT id, status FROM tickets WHERE id = $1 FOR UPDATE) old
-           WHERE t.id = old.id AND old.status NOT IN ('resolved', 'escalated')
-           RETURNING old.status""",
-        ticket_id,
+    await move_ticket(
+        tx, ctx, ticket_id=ticket_id, channel=channel, status="escalated", cause=f"undelivered:{message_id}"
     )
-    if previous is not None:
-        ctx.publish(
-            Subjects.ticket_status,
-            TicketStatusEvent(
-                event_id=f"status:escalated:undelivered:{message_id}",
-                ticket_id=ticket_id,
-                channel=channel,
-                status="escalated",
-                previous=previous,
-            ),
-        )

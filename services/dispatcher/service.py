@@ -25,8 +25,9 @@ from services.dispatcher.senders import Sender, SendError, build_senders
 from shared.channels import channel_states
 from shared.escalations import open_escalation
 from shared.runtime import Runtime, ServiceParts
+from shared.tickets import move_ticket
 from shared.worker import MessageContext, PoisonMessage, RetryLater, Worker
-from subjects import DeliveryEvent, OutboundMessage, Subjects, TicketStatusEvent, consumer
+from subjects import DeliveryEvent, OutboundMessage, Subjects, consumer
 
 log = logging.getLogger(__name__)
 SPEC = consumer("dispatcher")
@@ -111,13 +112,8 @@ class DispatchHandler:
                     UUID(message.message_id),
                 )
             new_status = "escalated" if message.escalated or failed else "answered"
-            previous = await tx.fetchval(
-                """UPDATE tickets t SET status = $2, updated_at = now()
-                   FROM (SELECT id, status FROM tickets WHERE id = $1 FOR UPDATE) old
-                   WHERE t.id = old.id AND old.status NOT IN ('resolved', 'escalated')
-                   RETURNING old.status""",
-                message.ticket_id,
-                new_status,
+            await move_ticket(
+                tx, ctx, ticket_id=message.ticket_id, channel=message.channel, status=new_status, cause=message.event_id
             )
             if failed:
                 await _escalate_failed_delivery(tx, ctx, message, error or "delivery failed")
@@ -133,17 +129,6 @@ class DispatchHandler:
                     error=error,
                 ),
             )
-            if previous is not None and previous != new_status:
-                ctx.publish(
-                    Subjects.ticket_status,
-                    TicketStatusEvent(
-                        event_id=f"status:{new_status}:{message.event_id}",
-                        ticket_id=message.ticket_id,
-                        channel=message.channel,
-                        status=new_status,  # type: ignore[arg-type]
-                        previous=previous,
-                    ),
-                )
 
 
 async def _escalate_failed_delivery(

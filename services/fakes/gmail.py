@@ -42,8 +42,8 @@ from services.fakes import RunningFake
 from services.fakes.gmail_mailbox import BadMessage, FakeMailbox, HistoryGone, StoredMessage, UnknownThread
 from services.fakes.oidc import OidcSigner
 from services.fakes.registry import register
-from services.fakes.server import serve
 from shared.embedded import free_port
+from shared.serving import serve
 
 DEFAULT_MAILBOX = "support@orbitly.example"
 PUSH_SERVICE_ACCOUNT = "gmail-push@fte-local.iam.gserviceaccount.com"

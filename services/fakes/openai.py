@@ -36,7 +36,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, get, post
 
 from services.fakes import RunningFake
-from services.fakes.server import serve
+from shared.serving import serve
 
 DEFAULT_EMBEDDING_DIMENSION = 1536
 MAX_HOLD_SECONDS = 120.0
@@ -134,6 +134,16 @@ def _unauthorised(request: Request) -> Response[dict[str, Any]] | None:
     return None
 
 
+async def _authorised_body(request: Request) -> tuple[Any, Response[dict[str, Any]] | None]:
+    """The request's JSON body, or the refusal to send instead (bad key, not JSON)."""
+    if (denied := _unauthorised(request)) is not None:
+        return None, denied
+    try:
+        return await request.json(), None
+    except Exception:
+        return None, _error(400, "The body must be JSON.")
+
+
 async def _hold(request: Request, seconds: float) -> None:
     """Wait ``seconds``, or less if the client disconnects or the server stops."""
     disconnected = asyncio.ensure_future(_disconnect(request))
@@ -152,12 +162,9 @@ async def _disconnect(request: Request) -> None:
 
 @post("/v1/chat/completions", status_code=200)
 async def chat_completions(request: Request) -> Response[Any]:
-    if (denied := _unauthorised(request)) is not None:
-        return denied
-    try:
-        body = await request.json()
-    except Exception:
-        return _error(400, "The body must be JSON.")
+    body, refused = await _authorised_body(request)
+    if refused is not None:
+        return refused
     state = _state(request)
     state.chat_requests.append(body)
     if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
@@ -182,12 +189,9 @@ async def _scripted(request: Request, entry: dict[str, Any]) -> Response[Any]:
 
 @post("/v1/embeddings", status_code=200)
 async def embeddings(request: Request) -> Response[Any]:
-    if (denied := _unauthorised(request)) is not None:
-        return denied
-    try:
-        body = await request.json()
-    except Exception:
-        return _error(400, "The body must be JSON.")
+    body, refused = await _authorised_body(request)
+    if refused is not None:
+        return refused
     state = _state(request)
     state.embedding_requests.append(body)
     raw = body.get("input") if isinstance(body, dict) else None

@@ -49,7 +49,6 @@ from litestar import Litestar, Request, Response, delete, get, post
 from litestar.params import FromPath
 
 from services.fakes import RunningFake
-from services.fakes.server import serve
 from services.ingress_whatsapp.twilio_form import (
     MESSAGE_PATH,
     SIGNATURE_HEADER,
@@ -58,6 +57,7 @@ from services.ingress_whatsapp.twilio_form import (
     inbound_form,
     status_form,
 )
+from shared.serving import serve
 
 log = logging.getLogger(__name__)
 

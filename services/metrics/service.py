@@ -83,8 +83,7 @@ def build(runtime: Runtime) -> ServiceParts:
             await asyncio.sleep(15)
 
     workers = [
-        BatchWorker(spec=consumer(name), handler=count_events, bus=runtime.bus, pool=runtime.pool)
-        for name in CONSUMERS
+        BatchWorker(spec=consumer(name), handler=count_events, bus=runtime.bus, pool=runtime.pool) for name in CONSUMERS
     ]
     return ServiceParts(
         name="metrics",

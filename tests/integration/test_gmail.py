@@ -41,13 +41,13 @@ from services.dispatcher.service import DispatchHandler
 from services.fakes import RunningFake
 from services.fakes.gmail import PUSH_SERVICE_ACCOUNT, start_fake_gmail
 from services.fakes.oidc import OidcSigner
-from services.fakes.server import serve
 from services.ingress_gmail import service as ingress_gmail
 from services.ingress_gmail.simulate import simulate_email
 from shared.bus import MSG_ID_HEADER, Bus
 from shared.embedded import free_port
 from shared.http import build_app
 from shared.runtime import Runtime, ServiceGroup
+from shared.serving import serve
 from shared.settings import Settings
 from shared.worker import Worker
 from subjects import ConsumerSpec, OutboundMessage, encode_event

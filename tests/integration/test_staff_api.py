@@ -11,11 +11,11 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.fakes.server import serve
 from services.identity.service import build as build_identity
 from shared.bus import Bus
 from shared.http import build_app
 from shared.runtime import Runtime, ServiceGroup
+from shared.serving import serve
 from tests.helpers import submission, unique_email
 from tests.integration.identity_support import STAFF, national, resolved, send, unique_phone, whatsapp_event
 

@@ -29,13 +29,13 @@ from services.dispatcher.senders import WebSender
 from services.dispatcher.service import DispatchHandler
 from services.dispatcher.whatsapp import WhatsAppSender
 from services.fakes import RunningFake
-from services.fakes.server import serve
 from services.ingress_whatsapp import service as ingress_whatsapp
 from services.ingress_whatsapp.simulate import simulate_whatsapp
 from services.ingress_whatsapp.twilio_form import SIGNATURE_HEADER, compute_signature, inbound_form
 from shared.bus import Bus
 from shared.http import build_app
 from shared.runtime import Runtime, ServiceGroup
+from shared.serving import serve
 from shared.settings import Settings
 from shared.worker import Worker
 from subjects import ConsumerSpec, OutboundMessage, encode_event

@@ -14,7 +14,6 @@ import pytest
 from litestar import Litestar, Response, get
 
 from services.fakes.oidc import OidcSigner
-from services.fakes.server import serve
 from services.ingress_gmail.push import (
     CachingRequest,
     CertificatesUnavailable,
@@ -24,6 +23,7 @@ from services.ingress_gmail.push import (
     bearer_token,
     decode_envelope,
 )
+from shared.serving import serve
 
 AUDIENCE = "https://support.example.org/webhooks/gmail"
 SERVICE_ACCOUNT = "gmail-push@project.iam.gserviceaccount.com"
